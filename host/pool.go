@@ -1,0 +1,219 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero/api"
+)
+
+// instance is one live guest. It serves one request at a time; between
+// requests it waits in the pool with its memory (and so the guest's
+// globals) intact.
+//
+// An instance is also the context.Context of its own calls: host functions
+// find it with Value, and the watchdog interrupts a running guest by
+// closing done, which wazero watches while the guest runs. Done is closed
+// at most once, so an interrupted instance is never reused.
+type instance struct {
+	h              *Handler
+	mod            api.Module
+	mem            api.Memory
+	handleRequest  api.Function
+	handleResponse api.Function // nil when the guest does not export it
+	stack          [2]uint64
+
+	// baseFeatures are the features the guest enabled outside a request;
+	// every request starts with them.
+	baseFeatures uint32
+	ex           exchange // the request in progress, reset for each
+
+	stdout, stderr guestOutput
+
+	// Set while a request runs, read by the watchdog.
+	active   atomic.Pointer[http.Request]
+	deadline atomic.Int64 // unix nanoseconds
+
+	done     chan struct{}
+	doneOnce sync.Once
+	err      atomic.Pointer[error]
+}
+
+type instanceKey struct{}
+
+func (i *instance) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (i *instance) Done() <-chan struct{}       { return i.done }
+
+func (i *instance) Err() error {
+	if err := i.err.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+func (i *instance) Value(key any) any {
+	if key == (instanceKey{}) {
+		return i
+	}
+	return nil
+}
+
+// interrupt stops the guest if it is running; the instance is then unusable.
+func (i *instance) interrupt(cause error) {
+	i.doneOnce.Do(func() {
+		i.err.Store(&cause)
+		close(i.done)
+	})
+}
+
+// call runs fn with the instance as context; results land in i.stack.
+func (i *instance) call(fn api.Function) error {
+	return fn.CallWithStack(i, i.stack[:])
+}
+
+// begin marks the instance busy until end, for the watchdog: r (which may
+// be nil outside a request) is watched for cancellation, and the guest is
+// interrupted after timeout.
+func (i *instance) begin(r *http.Request, timeout time.Duration) {
+	i.deadline.Store(time.Now().Add(timeout).UnixNano())
+	if r == nil {
+		r = idleRequest
+	}
+	i.active.Store(r)
+}
+
+func (i *instance) end() {
+	i.active.Store(nil)
+	i.stdout.flush()
+	i.stderr.flush()
+}
+
+// idleRequest stands for "no request" while an instance initializes.
+var idleRequest = (&http.Request{}).WithContext(context.Background())
+
+// errPoolClosed is returned to requests that arrive after Close.
+var errPoolClosed = errors.New("handler is closed")
+
+// pool keeps live instances for reuse. At most max exist at once; a request
+// beyond that waits for one to come back, bounded by its context.
+type pool struct {
+	h    *Handler
+	sem  chan struct{}  // one token per instance in use
+	idle chan *instance // instances ready for reuse
+
+	mu     sync.Mutex
+	live   map[*instance]struct{}
+	closed bool
+	stop   chan struct{}
+}
+
+func newPool(h *Handler, max int) *pool {
+	p := &pool{
+		h:    h,
+		sem:  make(chan struct{}, max),
+		idle: make(chan *instance, max),
+		live: make(map[*instance]struct{}),
+		stop: make(chan struct{}),
+	}
+	go p.watch(watchInterval(h.cfg.Timeout))
+	return p
+}
+
+// watchInterval is how often the watchdog looks: often enough that a
+// runaway guest overruns its deadline by a small fraction of it.
+func watchInterval(timeout time.Duration) time.Duration {
+	return min(max(timeout/20, 2*time.Millisecond), 50*time.Millisecond)
+}
+
+// get returns an instance for one request, starting one if none is idle.
+func (p *pool) get(ctx context.Context) (*instance, error) {
+	select {
+	case p.sem <- struct{}{}:
+	default:
+		select {
+		case p.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	select {
+	case inst := <-p.idle:
+		return inst, nil
+	default:
+	}
+	inst, err := p.h.newInstance(ctx)
+	if err != nil {
+		<-p.sem
+		return nil, err
+	}
+	p.mu.Lock()
+	closed := p.closed
+	if !closed {
+		p.live[inst] = struct{}{}
+	}
+	p.mu.Unlock()
+	if closed {
+		<-p.sem
+		_ = inst.mod.Close(context.Background())
+		return nil, errPoolClosed
+	}
+	return inst, nil
+}
+
+// put returns a healthy instance for reuse.
+func (p *pool) put(inst *instance) {
+	p.idle <- inst // never blocks: there are at most cap(idle) instances
+	<-p.sem
+}
+
+// discard drops an instance whose guest trapped or was interrupted.
+func (p *pool) discard(inst *instance) {
+	p.mu.Lock()
+	delete(p.live, inst)
+	p.mu.Unlock()
+	inst.interrupt(context.Canceled)
+	_ = inst.mod.Close(context.Background())
+	<-p.sem
+}
+
+func (p *pool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed {
+		p.closed = true
+		close(p.stop)
+		for inst := range p.live {
+			inst.interrupt(context.Canceled)
+		}
+	}
+}
+
+// watch interrupts guests that overrun their deadline or whose client has
+// gone, until the pool is closed.
+func (p *pool) watch(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case now := <-t.C:
+			p.mu.Lock()
+			for inst := range p.live {
+				r := inst.active.Load()
+				switch {
+				case r == nil:
+				case now.UnixNano() > inst.deadline.Load():
+					inst.interrupt(context.DeadlineExceeded)
+				case r.Context().Err() != nil:
+					inst.interrupt(context.Canceled)
+				}
+			}
+			p.mu.Unlock()
+		}
+	}
+}
