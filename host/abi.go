@@ -118,9 +118,33 @@ func (ex *exchange) read(ptr, n uint64, what string) []byte {
 	return b
 }
 
+// readString returns guest memory [ptr, ptr+n) as a string. Short strings
+// are interned per instance: guests set the same header names and values
+// on every request, and this spares an allocation for each.
 func (ex *exchange) readString(ptr, n uint64, what string) string {
-	return string(ex.read(ptr, n, what))
+	b := ex.read(ptr, n, what)
+	if len(b) > maxInterned {
+		return string(b)
+	}
+	strs := &ex.inst.strings
+	if s, ok := (*strs)[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(*strs) < maxInternedCount {
+		if *strs == nil {
+			*strs = make(map[string]string)
+		}
+		(*strs)[s] = s
+	}
+	return s
 }
+
+// Bounds of the per-instance string intern table.
+const (
+	maxInterned      = 64
+	maxInternedCount = 256
+)
 
 // writeIfFits follows the ABI's buf/buf_limit convention: s is written at
 // buf only if it fits in limit bytes; its length is returned either way.

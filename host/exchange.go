@@ -129,10 +129,12 @@ func (h *Handler) serveHandler(w http.ResponseWriter, r *http.Request, next http
 	}
 	inst, err := h.pool.get(r.Context())
 	if err != nil {
+		// No instance in time, or none could start: either way the
+		// guest is not available for this request.
 		if r.Context().Err() == nil {
 			h.cfg.Logger.Error("no guest instance", "error", err)
-			http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 		}
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
 		return
 	}
 	ex := &inst.ex
@@ -316,8 +318,12 @@ func (ex *exchange) requestBody() io.Reader {
 		if h.cfg.MaxRequestBody >= 0 {
 			body = http.MaxBytesReader(ex.w, body, h.cfg.MaxRequestBody)
 		}
-		deadline := time.Unix(0, ex.inst.deadline.Load())
-		_ = http.NewResponseController(ex.w).SetReadDeadline(deadline)
+		// Guests may echo as they read: let HTTP/1 read the request while
+		// the response is going out, until the request's deadline. Writers
+		// that cannot (a recorder in tests) serve as they are.
+		rc := http.NewResponseController(ex.w)
+		_ = rc.EnableFullDuplex()
+		_ = rc.SetReadDeadline(time.Unix(0, ex.inst.deadline.Load()))
 		ex.body = body
 	}
 	return ex.body

@@ -28,7 +28,7 @@ type Handler struct {
 	// serve runs one request in the resolved mode.
 	serve func(w http.ResponseWriter, r *http.Request, next http.Handler)
 
-	pool   *pool    // ModeHandler only
+	pool   *pool         // ModeHandler only
 	cgiSem chan struct{} // ModeCGI only: bounds concurrent runs
 
 	requestSeq atomic.Uint64

@@ -33,6 +33,7 @@ type instance struct {
 	ex           exchange // the request in progress, reset for each
 
 	stdout, stderr guestOutput
+	strings        map[string]string // interned strings read from the guest
 
 	// Set while a request runs, read by the watchdog.
 	active   atomic.Pointer[http.Request]
