@@ -41,15 +41,14 @@ type exchange struct {
 	bodyReplaced bool
 
 	// Response.
-	status       int
-	committed    bool  // w.WriteHeader was called
-	written      int64 // response bytes the guest wrote
-	trailers     http.Header
-	captured     *capturedResponse // next's response, when buffered
-	capture      capturedResponse  // storage for captured
-	recorder     statusRecorder
-	captureRead  int // read_body(response) offset into captured.body
-	tooMuchWrite bool
+	status      int
+	committed   bool  // w.WriteHeader was called
+	written     int64 // response bytes the guest wrote
+	trailers    http.Header
+	captured    *capturedResponse // next's response, when buffered
+	capture     capturedResponse  // storage for captured
+	recorder    statusRecorder
+	captureRead int // read_body(response) offset into captured.body
 }
 
 // capturedResponse holds the next handler's response while the guest may
@@ -168,7 +167,8 @@ func (ex *exchange) run() error {
 	}
 	ctxNext := inst.stack[0]
 	if uint32(ctxNext) == 0 {
-		return ex.finish()
+		ex.finish()
+		return nil
 	}
 	ex.afterNext = true
 	panicked := ex.callNext()
@@ -185,7 +185,8 @@ func (ex *exchange) run() error {
 	if panicked != nil {
 		panic(panicked)
 	}
-	return ex.finish()
+	ex.finish()
+	return nil
 }
 
 // callNext runs the next handler on the request as the guest left it. A
@@ -255,7 +256,7 @@ func (ex *exchange) writeHeader() {
 }
 
 // finish completes the response after the guest is done.
-func (ex *exchange) finish() error {
+func (ex *exchange) finish() {
 	if c := ex.captured; c != nil {
 		hdr := ex.w.Header()
 		clear(hdr)
@@ -265,11 +266,10 @@ func (ex *exchange) finish() error {
 		ex.status = orDefault(c.status, http.StatusOK)
 		ex.writeHeader()
 		_, _ = ex.w.Write(c.body) // a client that hung up is not the guest's fault
-		return nil
+		return
 	}
 	ex.writeHeader()
 	ex.commitHeaders()
-	return nil
 }
 
 // fail answers a request whose guest trapped or was interrupted. The

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -90,9 +92,43 @@ func GoCommand(t testing.TB, pkg string) string {
 
 func goBuild(t testing.TB, pkg string, flags ...string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg)+".wasm")
-	args := append([]string{"build"}, flags...)
-	args = append(args, "-o", out, "./"+filepath.ToSlash(pkg))
-	Run(t, Root(), []string{"GOOS=wasip1", "GOARCH=wasm"}, "go", args...)
-	return out
+	return Cached(t, pkg+" "+strings.Join(flags, " "), func(dir string) string {
+		out := filepath.Join(dir, "module.wasm")
+		args := append([]string{"build"}, flags...)
+		args = append(args, "-o", out, "./"+filepath.ToSlash(pkg))
+		Run(t, Root(), []string{"GOOS=wasip1", "GOARCH=wasm"}, "go", args...)
+		return out
+	})
+}
+
+var (
+	cacheMu sync.Mutex
+	cache   = map[string]string{}
+	tempDir string
+)
+
+// Cached builds once per test binary: the first call for key runs build
+// in a fresh directory that lasts as long as the process, and every call
+// returns the path build returned.
+func Cached(t testing.TB, key string, build func(dir string) string) string {
+	t.Helper()
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if path, ok := cache[key]; ok {
+		return path
+	}
+	if tempDir == "" {
+		dir, err := os.MkdirTemp("", "testwasm-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tempDir = dir
+	}
+	dir, err := os.MkdirTemp(tempDir, "build-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := build(dir)
+	cache[key] = path
+	return path
 }
