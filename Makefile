@@ -1,0 +1,32 @@
+# The two everyday commands: `make serve` and `make test`.
+
+GO ?= go
+
+.PHONY: serve test check build bench
+
+# serve builds the CLI and the hello example and serves it on :8080
+# (admin endpoints on 127.0.0.1:9090).
+serve: build
+	bin/wasmcluster serve --admin 127.0.0.1:9090 bin/hello.wasm
+
+build:
+	$(GO) build -o bin/wasmcluster ./cmd/wasmcluster
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/hello.wasm ./examples/hello-wasm/go
+
+# test installs the guest toolchains the tests build with (Debian packages
+# and npm; needs root on a fresh machine), then runs every check and test.
+test:
+	scripts/install-toolchains
+	$(MAKE) check
+	$(GO) test ./...
+
+check:
+	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./guest-sdk/go/... ./examples/hello-wasm/go/...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+# bench runs the Go benchmarks and the wrk comparison (bench/run.sh).
+bench:
+	$(GO) test -run XXX -bench . ./host/ ./examples/hello-wasm/
+	bench/run.sh

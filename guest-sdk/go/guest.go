@@ -1,0 +1,385 @@
+// Package guest writes wasmcluster handlers in standard Go: an ordinary
+// net/http handler, compiled to a WebAssembly reactor that speaks the
+// http-wasm handler ABI.
+//
+//	package main
+//
+//	import (
+//		"net/http"
+//
+//		guest "github.com/wasmcluster/wasmcluster/guest-sdk/go"
+//	)
+//
+//	func init() {
+//		guest.HandleFunc(func(w http.ResponseWriter, r *http.Request) {
+//			w.Write([]byte("Hello from wasmcluster: " + r.URL.Path + "\n"))
+//		})
+//	}
+//
+//	func main() {}
+//
+// Build it with
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o handler.wasm .
+//
+// Register the handler in init: a reactor runs package initialization
+// once per instance, never main. One instance serves one request at a
+// time and is reused, so package variables live across requests.
+package guest
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// handler serves every request; nil answers 404.
+var handler http.Handler
+
+// abi is the host; a Wasm build sets it to the imported host module.
+var abi host
+
+// Handle registers h as the handler for every request.
+func Handle(h http.Handler) { handler = h }
+
+// HandleFunc registers f as the handler for every request.
+func HandleFunc(f func(http.ResponseWriter, *http.Request)) { handler = http.HandlerFunc(f) }
+
+// Config returns the configuration bytes the host was given for this
+// handler (wasmcluster serve --config FILE), or nil.
+func Config() []byte { return bytes.Clone(field(abi.getConfig)) }
+
+// Log writes msg to the host's log at level (debug, info, warn or error).
+func Log(level slog.Level, msg string) {
+	l := abiLevel(level)
+	if abi.logEnabled(l) {
+		abi.log(l, msg)
+	}
+}
+
+func abiLevel(level slog.Level) int32 {
+	switch {
+	case level < slog.LevelInfo:
+		return -1
+	case level < slog.LevelWarn:
+		return 0
+	case level < slog.LevelError:
+		return 1
+	}
+	return 2
+}
+
+// Next passes the request on to the host's next handler (in wasmcluster
+// serve, a 404; in an embedding Go program, the handler the guest wraps),
+// as r now is: its method, URL, Host and headers. Response headers already
+// set on w go out with the next handler's response. Call it instead of
+// writing a response, as the last thing the handler does.
+func Next(w http.ResponseWriter, r *http.Request) {
+	rw, ok := w.(*responseWriter)
+	if !ok {
+		panic("guest.Next: w is not the ResponseWriter the guest was given")
+	}
+	rw.next = true
+	rw.ex.forward(r)
+	rw.sendHeader(kindResponse)
+}
+
+// The ABI's header and body kinds, features and log levels.
+const (
+	kindRequest          = 0
+	kindResponse         = 1
+	kindResponseTrailers = 3
+
+	featureTrailers = 4
+)
+
+// host is the http-wasm handler ABI as the SDK uses it; in a Wasm build
+// it is the imported host module.
+type host interface {
+	enableFeatures(features uint32) uint32
+	getConfig(buf []byte) int
+	logEnabled(level int32) bool
+	log(level int32, msg string)
+	getMethod(buf []byte) int
+	setMethod(method string)
+	getURI(buf []byte) int
+	setURI(uri string)
+	getProtocolVersion(buf []byte) int
+	getSourceAddr(buf []byte) int
+	getHeaderNames(kind uint32, buf []byte) (count, n int)
+	getHeaderValues(kind uint32, name string, buf []byte) (count, n int)
+	setHeaderValue(kind uint32, name, value string)
+	addHeaderValue(kind uint32, name, value string)
+	removeHeader(kind uint32, name string)
+	readBody(kind uint32, buf []byte) (n int, eof bool)
+	writeBody(kind uint32, p []byte)
+	setStatusCode(code int)
+}
+
+// scratch is reused for every field read from the host; an instance
+// serves one request at a time.
+var scratch = make([]byte, 2048)
+
+// field calls get until the field fits in scratch, growing it, and
+// returns the field; it is valid until the next call.
+func field(get func([]byte) int) []byte {
+	n := get(scratch)
+	if n > len(scratch) {
+		scratch = make([]byte, n)
+		n = get(scratch)
+	}
+	return scratch[:n]
+}
+
+// readString reads a text field.
+func readString(get func([]byte) int) string { return string(field(get)) }
+
+// readList reads a NUL-terminated list field.
+func readList(get func([]byte) (int, int)) []string {
+	count, n := get(scratch)
+	if n > len(scratch) {
+		scratch = make([]byte, n)
+		count, n = get(scratch)
+	}
+	return splitNUL(scratch[:n], count)
+}
+
+// splitNUL splits count NUL-terminated strings.
+func splitNUL(b []byte, count int) []string {
+	out := make([]string, 0, count)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			i = len(b)
+		}
+		out = append(out, string(b[:i]))
+		b = b[min(i+1, len(b)):]
+	}
+	return out
+}
+
+// exchange is one request as the guest sees it.
+type exchange struct {
+	req    *http.Request
+	method string // as the host has it, to forward only changes
+	uri    string
+	names  []string // request header names as the host has them
+}
+
+// serve runs the registered handler for the request the host holds and
+// returns the ABI's ctx_next result.
+func serve() uint64 {
+	ex := &exchange{}
+	r := ex.request()
+	w := &responseWriter{ex: ex, header: make(http.Header), status: http.StatusOK}
+	h := handler
+	if h == nil {
+		h = http.NotFoundHandler()
+	}
+	h.ServeHTTP(w, r)
+	if w.next {
+		return 1
+	}
+	w.finish()
+	return 0
+}
+
+// request builds the *http.Request from the host's fields.
+func (ex *exchange) request() *http.Request {
+	ex.method = readString(abi.getMethod)
+	ex.uri = readString(abi.getURI)
+	proto := readString(abi.getProtocolVersion)
+	u, err := url.ParseRequestURI(ex.uri)
+	if err != nil {
+		u = &url.URL{Path: ex.uri}
+	}
+	r := &http.Request{
+		Method:     ex.method,
+		URL:        u,
+		RequestURI: ex.uri,
+		Proto:      proto,
+		Header:     make(http.Header),
+		RemoteAddr: readString(abi.getSourceAddr),
+	}
+	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(proto)
+	ex.names = readList(func(b []byte) (int, int) { return abi.getHeaderNames(kindRequest, b) })
+	for _, name := range ex.names {
+		values := readList(func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
+		if strings.EqualFold(name, "host") {
+			r.Host = strings.Join(values, "")
+			continue
+		}
+		r.Header[http.CanonicalHeaderKey(name)] = values
+	}
+	r.ContentLength = -1
+	if cl := r.Header.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
+			r.ContentLength = n
+		}
+	}
+	r.Body = http.NoBody
+	if r.ContentLength != 0 {
+		r.Body = &body{kind: kindRequest}
+	}
+	ex.req = r
+	return r
+}
+
+// forward hands the request as the handler left it back to the host, for
+// the next handler.
+func (ex *exchange) forward(r *http.Request) {
+	if r.Method != ex.method {
+		abi.setMethod(r.Method)
+	}
+	if uri := r.URL.RequestURI(); uri != ex.uri {
+		abi.setURI(uri)
+	}
+	for _, name := range ex.names {
+		if strings.EqualFold(name, "host") {
+			continue
+		}
+		if _, ok := r.Header[http.CanonicalHeaderKey(name)]; !ok {
+			abi.removeHeader(kindRequest, name)
+		}
+	}
+	for name, values := range r.Header {
+		for i, v := range values {
+			if i == 0 {
+				abi.setHeaderValue(kindRequest, name, v)
+			} else {
+				abi.addHeaderValue(kindRequest, name, v)
+			}
+		}
+	}
+	if r.Host != "" && r.Host != ex.req.Host {
+		abi.setHeaderValue(kindRequest, "Host", r.Host)
+	}
+}
+
+// body reads a message body from the host in chunks.
+type body struct {
+	kind uint32
+	eof  bool
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, eof := abi.readBody(b.kind, p)
+	if eof {
+		b.eof = true
+		if n == 0 {
+			return 0, io.EOF
+		}
+	}
+	return n, nil
+}
+
+func (b *body) Close() error { return nil }
+
+// responseWriter sends the response to the host as the handler writes it:
+// status and headers with the first write, then the body in the chunks
+// the handler writes.
+type responseWriter struct {
+	ex          *exchange
+	header      http.Header
+	status      int
+	wroteHeader bool
+	next        bool
+}
+
+func (w *responseWriter) Header() http.Header { return w.header }
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.wroteHeader || w.next {
+		return
+	}
+	w.wroteHeader = true
+	w.status = code
+	abi.setStatusCode(code)
+	w.sendHeader(kindResponse)
+}
+
+// sendHeader sends w's headers of kind, leaving out trailers.
+func (w *responseWriter) sendHeader(kind uint32) {
+	declared := w.declaredTrailers()
+	for name, values := range w.header {
+		if strings.HasPrefix(name, http.TrailerPrefix) || name == "Trailer" || declared[name] {
+			continue
+		}
+		for i, v := range values {
+			if i == 0 {
+				abi.setHeaderValue(kind, name, v)
+			} else {
+				abi.addHeaderValue(kind, name, v)
+			}
+		}
+	}
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.next {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if !w.wroteHeader {
+		if _, ok := w.header["Content-Type"]; !ok && len(p) > 0 {
+			w.header.Set("Content-Type", http.DetectContentType(p))
+		}
+		w.WriteHeader(http.StatusOK)
+	}
+	if len(p) > 0 {
+		abi.writeBody(kindResponse, p)
+	}
+	return len(p), nil
+}
+
+// finish sends what the handler left unsent: the header of an empty
+// response, and trailers — keys declared in the Trailer header or set
+// with http.TrailerPrefix.
+func (w *responseWriter) finish() {
+	w.WriteHeader(http.StatusOK)
+	var trailers [][2]string
+	for name := range w.declaredTrailers() {
+		for _, v := range w.header[name] {
+			trailers = append(trailers, [2]string{name, v})
+		}
+	}
+	for name, values := range w.header {
+		if after, ok := strings.CutPrefix(name, http.TrailerPrefix); ok {
+			for _, v := range values {
+				trailers = append(trailers, [2]string{after, v})
+			}
+		}
+	}
+	if len(trailers) == 0 || abi.enableFeatures(featureTrailers)&featureTrailers == 0 {
+		return
+	}
+	for _, kv := range trailers {
+		abi.addHeaderValue(kindResponseTrailers, kv[0], kv[1])
+	}
+}
+
+// declaredTrailers returns the names the Trailer header announces.
+func (w *responseWriter) declaredTrailers() map[string]bool {
+	var names map[string]bool
+	for _, declared := range w.header["Trailer"] {
+		for _, name := range strings.Split(declared, ",") {
+			if names == nil {
+				names = make(map[string]bool)
+			}
+			names[http.CanonicalHeaderKey(strings.TrimSpace(name))] = true
+		}
+	}
+	return names
+}
+
+// Flush is a no-op: every Write already reaches the host.
+func (w *responseWriter) Flush() {}
