@@ -1,0 +1,603 @@
+package dispatcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Environment variables that mark a worker process.
+const (
+	envWorkerFD = "WASMCLUSTER_WORKER_FD" // the control socket's fd number
+	envWorkerID = "WASMCLUSTER_WORKER_ID"
+)
+
+// Options tunes a Primary. Zero fields take the defaults in their comments.
+type Options struct {
+	// Workers is the number of worker processes. Default runtime.NumCPU().
+	Workers int
+	// Balancer picks the worker for each connection. Default RoundRobin().
+	Balancer Balancer
+	// DrainTimeout bounds a drain: workers still busy then are killed.
+	// Default 30s.
+	DrainTimeout time.Duration
+	// ReadyTimeout bounds how long a new worker may take to start serving.
+	// Default 30s.
+	ReadyTimeout time.Duration
+	// Logger gets the primary's log lines. Default slog.Default().
+	Logger *slog.Logger
+	// Command returns the command that starts one worker. Default: this
+	// program again (os.Executable) with the same arguments and
+	// environment, its output going to the primary's.
+	Command func() *exec.Cmd
+	// Env holds extra KEY=VALUE variables for every worker.
+	Env []string
+}
+
+func (o Options) withDefaults() Options {
+	if o.Workers <= 0 {
+		o.Workers = runtime.NumCPU()
+	}
+	if o.Balancer == nil {
+		o.Balancer = RoundRobin()
+	}
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Command == nil {
+		o.Command = selfCommand
+	}
+	return o
+}
+
+func selfCommand() *exec.Cmd {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0]
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd
+}
+
+// WorkerStats are the primary's figures for one worker.
+type WorkerStats struct {
+	ID         int    `json:"id"`
+	PID        int    `json:"pid"`
+	Generation int    `json:"generation"`
+	Ready      bool   `json:"ready"`
+	Handed     uint64 `json:"handed"`   // connections handed to this worker slot
+	Active     int64  `json:"active"`   // live connections of its current process
+	Requests   uint64 `json:"requests"` // requests served, as the workers report them
+	Restarts   int64  `json:"restarts"` // processes started after the first
+}
+
+// Primary owns the listening socket: it runs the workers and hands each
+// accepted connection to one of them.
+type Primary struct {
+	opts Options
+	log  *slog.Logger
+
+	mu         sync.Mutex
+	slots      []*slot   // the current generation
+	ready      []*worker // workers of slots that take connections
+	active     []int64   // scratch for the balancer
+	parked     []int     // connections no worker could take yet
+	generation int
+	draining   bool
+	all        map[*worker]struct{} // every live worker process, any generation
+}
+
+// slot is one worker position of a generation; a crashed worker's
+// replacement takes its slot.
+type slot struct {
+	id, generation int
+	handed         atomic.Uint64
+	requests       atomic.Uint64
+	restarts       atomic.Int64
+	backoff        time.Duration // guarded by Primary.mu
+	current        atomic.Pointer[worker]
+}
+
+// worker is one worker process.
+type worker struct {
+	slot    *slot
+	cmd     *exec.Cmd
+	ctrl    *net.UnixConn
+	started time.Time
+	ready   chan struct{} // closed when the worker serves
+	exited  chan struct{} // closed when the process is gone
+	active  atomic.Int64
+	retired atomic.Bool // being drained on purpose: not to be replaced
+	isReady atomic.Bool
+
+	mu      sync.Mutex
+	pending []int // connections sent and not yet acknowledged
+	batch   []int // scratch for dispatch, guarded by Primary.mu
+}
+
+// NewPrimary returns a Primary; Serve starts it.
+func NewPrimary(opts Options) *Primary {
+	opts = opts.withDefaults()
+	return &Primary{opts: opts, log: opts.Logger, all: make(map[*worker]struct{})}
+}
+
+// Serve starts the workers, waits until they all serve, and hands them the
+// connections ln accepts until ctx is done; then it drains and returns
+// nil. It fails if the workers cannot start.
+func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
+	acc, err := newAcceptor(ln)
+	if err != nil {
+		return err
+	}
+	defer acc.close()
+	slots, err := p.startGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.slots = slots
+	p.rebuildReady()
+	p.mu.Unlock()
+	p.log.Info("serving", "addr", ln.Addr().String(), "workers", len(slots))
+
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		p.acceptLoop(acc)
+	}()
+	<-ctx.Done()
+	acc.stop()
+	<-acceptDone
+	_ = ln.Close()
+	p.drain()
+	return nil
+}
+
+// Reload starts a new generation of workers, switches hand-off to it once
+// every new worker serves, and drains the old one. If a new worker fails
+// to start, the old generation keeps serving and Reload returns why.
+func (p *Primary) Reload(ctx context.Context) error {
+	slots, err := p.startGeneration(ctx)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.draining {
+		p.mu.Unlock()
+		p.retire(slotWorkers(slots))
+		return errors.New("reload: shutting down")
+	}
+	old := slotWorkers(p.slots)
+	p.slots = slots
+	p.rebuildReady()
+	p.mu.Unlock()
+	p.log.Info("reloaded: new workers serve, old ones drain", "generation", slots[0].generation)
+	go func() {
+		p.retire(old)
+		p.waitExit(old, p.opts.DrainTimeout)
+	}()
+	return nil
+}
+
+// Workers returns the figures of the current generation's workers.
+func (p *Primary) Workers() []WorkerStats {
+	p.mu.Lock()
+	slots := p.slots
+	p.mu.Unlock()
+	stats := make([]WorkerStats, 0, len(slots))
+	for _, s := range slots {
+		st := WorkerStats{
+			ID:         s.id,
+			Generation: s.generation,
+			Handed:     s.handed.Load(),
+			Requests:   s.requests.Load(),
+			Restarts:   s.restarts.Load(),
+		}
+		if w := s.current.Load(); w != nil {
+			st.PID = w.cmd.Process.Pid
+			st.Active = w.active.Load()
+			st.Ready = w.isReady.Load()
+		}
+		stats = append(stats, st)
+	}
+	return stats
+}
+
+// startGeneration starts Options.Workers workers and waits until they all
+// serve. If one fails, the others are stopped and the error says which.
+func (p *Primary) startGeneration(ctx context.Context) ([]*slot, error) {
+	p.mu.Lock()
+	p.generation++
+	gen := p.generation
+	p.mu.Unlock()
+
+	slots := make([]*slot, p.opts.Workers)
+	var err error
+	for i := range slots {
+		slots[i] = &slot{id: i + 1, generation: gen}
+		if _, err = p.start(slots[i]); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = p.waitReady(ctx, slots)
+	}
+	if err != nil {
+		workers := slotWorkers(slots)
+		p.retire(workers)
+		for _, w := range workers {
+			_ = w.cmd.Process.Kill()
+		}
+		p.waitExit(workers, p.opts.DrainTimeout)
+		return nil, err
+	}
+	return slots, nil
+}
+
+func (p *Primary) waitReady(ctx context.Context, slots []*slot) error {
+	timeout := time.NewTimer(p.opts.ReadyTimeout)
+	defer timeout.Stop()
+	for _, s := range slots {
+		w := s.current.Load()
+		select {
+		case <-w.ready:
+		case <-w.exited:
+			return fmt.Errorf("worker %d (pid %d) exited before it was ready: %s",
+				s.id, w.cmd.Process.Pid, w.cmd.ProcessState)
+		case <-timeout.C:
+			return fmt.Errorf("worker %d (pid %d) was not ready within %s", s.id, w.cmd.Process.Pid, p.opts.ReadyTimeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// start runs a worker process for s.
+func (p *Primary) start(s *slot) (*worker, error) {
+	ctrl, child, err := socketpair()
+	if err != nil {
+		return nil, err
+	}
+	defer child.Close()
+	cmd := p.opts.Command()
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+	cmd.Env = append(cmd.Env, p.opts.Env...)
+	cmd.Env = append(cmd.Env,
+		envWorkerFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)),
+		envWorkerID+"="+strconv.Itoa(s.id))
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL // and EOF on the control socket
+	if err := cmd.Start(); err != nil {
+		ctrl.Close()
+		return nil, fmt.Errorf("start worker %d: %w", s.id, err)
+	}
+	w := &worker{
+		slot:    s,
+		cmd:     cmd,
+		ctrl:    ctrl,
+		started: time.Now(),
+		ready:   make(chan struct{}),
+		exited:  make(chan struct{}),
+	}
+	s.current.Store(w)
+	p.mu.Lock()
+	p.all[w] = struct{}{}
+	p.mu.Unlock()
+	p.log.Info("worker started", "id", s.id, "pid", cmd.Process.Pid, "generation", s.generation)
+	go p.readWorker(w)
+	go p.waitWorker(w)
+	return w, nil
+}
+
+// readWorker handles what a worker reports until its control socket closes.
+func (p *Primary) readWorker(w *worker) {
+	oob := make([]byte, oobSpace)
+	for {
+		typ, n, fds, err := readMsg(w.ctrl, oob)
+		if err != nil {
+			return
+		}
+		closeAll(fds) // workers send none
+		switch typ {
+		case msgReady:
+			w.isReady.Store(true)
+			close(w.ready)
+			p.mu.Lock()
+			p.rebuildReady()
+			parked := p.takeParked()
+			p.mu.Unlock()
+			p.dispatch(parked)
+		case msgAck:
+			w.mu.Lock()
+			n = min(n, uint32(len(w.pending)))
+			acked := w.pending[:n]
+			w.pending = append([]int(nil), w.pending[n:]...)
+			w.mu.Unlock()
+			closeAll(acked)
+		case msgClosed:
+			w.active.Add(-int64(n))
+		case msgServed:
+			w.slot.requests.Add(uint64(n))
+		}
+	}
+}
+
+// waitWorker reaps a worker, hands its unacknowledged connections to the
+// others, and replaces it unless it was retired on purpose.
+func (p *Primary) waitWorker(w *worker) {
+	_ = w.cmd.Wait()
+	w.ctrl.Close()
+	close(w.exited)
+	s := w.slot
+	pid := w.cmd.Process.Pid
+
+	w.mu.Lock()
+	orphans := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+
+	p.mu.Lock()
+	delete(p.all, w)
+	p.rebuildReady()
+	current := !p.draining && !w.retired.Load() && len(p.slots) > 0 && p.slots[0].generation == s.generation
+	var delay time.Duration
+	if current {
+		if time.Since(w.started) < time.Second {
+			s.backoff = min(max(2*s.backoff, 100*time.Millisecond), 10*time.Second)
+		} else {
+			s.backoff = 0
+		}
+		delay = s.backoff
+	}
+	p.mu.Unlock()
+
+	if w.retired.Load() {
+		p.log.Info("worker exited", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String())
+	} else {
+		p.log.Error("worker died", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String(),
+			"unacknowledged_connections", len(orphans))
+	}
+	p.dispatch(orphans)
+	if !current {
+		return
+	}
+	if delay > 0 {
+		p.log.Warn("worker restarts too often; backing off", "id", s.id, "delay", delay.String())
+	}
+	time.AfterFunc(delay, func() { p.restart(s) })
+}
+
+// restart starts a replacement worker in s, retrying with backoff.
+func (p *Primary) restart(s *slot) {
+	p.mu.Lock()
+	stale := p.draining || len(p.slots) == 0 || p.slots[0].generation != s.generation
+	p.mu.Unlock()
+	if stale {
+		return
+	}
+	s.restarts.Add(1)
+	if _, err := p.start(s); err != nil {
+		p.log.Error("restart worker", "id", s.id, "error", err)
+		p.mu.Lock()
+		s.backoff = min(max(2*s.backoff, 100*time.Millisecond), 10*time.Second)
+		delay := s.backoff
+		p.mu.Unlock()
+		time.AfterFunc(delay, func() { p.restart(s) })
+	}
+}
+
+// rebuildReady lists the current generation's serving workers. p.mu is held.
+func (p *Primary) rebuildReady() {
+	p.ready = p.ready[:0]
+	for _, s := range p.slots {
+		if w := s.current.Load(); w != nil && w.isReady.Load() && !w.retired.Load() && !isClosed(w.exited) {
+			p.ready = append(p.ready, w)
+		}
+	}
+}
+
+func isClosed(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// takeParked returns the parked connections. p.mu is held.
+func (p *Primary) takeParked() []int {
+	fds := p.parked
+	p.parked = nil
+	return fds
+}
+
+// maxParked bounds connections held while no worker can take them.
+const maxParked = 4096
+
+// dispatch hands fds to the workers the balancer picks. A worker that
+// cannot take its share (queue full, or gone) is skipped and its share
+// goes to the others; what no worker takes is parked until one is ready.
+func (p *Primary) dispatch(fds []int) {
+	if len(fds) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	candidates := append([]*worker(nil), p.ready...)
+	for len(fds) > 0 && len(candidates) > 0 {
+		p.active = p.active[:0]
+		for _, w := range candidates {
+			p.active = append(p.active, w.active.Load())
+		}
+		for _, fd := range fds {
+			i := p.opts.Balancer.Pick(p.active)
+			p.active[i]++
+			candidates[i].batch = append(candidates[i].batch, fd)
+		}
+		var failed []int
+		kept := candidates[:0]
+		for _, w := range candidates {
+			if len(w.batch) == 0 {
+				kept = append(kept, w)
+				continue
+			}
+			if err := w.send(w.batch); err != nil {
+				failed = append(failed, w.batch...)
+			} else {
+				kept = append(kept, w)
+			}
+			w.batch = w.batch[:0]
+		}
+		candidates = kept
+		fds = failed
+	}
+	if len(fds) == 0 {
+		return
+	}
+	room := maxParked - len(p.parked)
+	if room < len(fds) {
+		p.log.Error("no worker can take connections; closing some", "closed", len(fds)-room)
+		closeAll(fds[room:])
+		fds = fds[:room]
+	}
+	p.parked = append(p.parked, fds...)
+}
+
+// send passes fds to the worker, keeping them until it acknowledges.
+func (w *worker) send(fds []int) error {
+	for len(fds) > 0 {
+		chunk := fds[:min(len(fds), maxFDsPerMsg)]
+		w.mu.Lock()
+		w.pending = append(w.pending, chunk...)
+		err := sendConns(w.ctrl, chunk)
+		if err != nil {
+			w.pending = w.pending[:len(w.pending)-len(chunk)]
+		}
+		w.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		w.active.Add(int64(len(chunk)))
+		w.slot.handed.Add(uint64(len(chunk)))
+		fds = fds[len(chunk):]
+	}
+	return nil
+}
+
+// acceptLoop accepts connections until the acceptor is stopped and
+// dispatches them in batches.
+func (p *Primary) acceptLoop(acc *acceptor) {
+	batch := make([]int, 0, 64)
+	backoff := time.Duration(0)
+	for {
+		var err error
+		batch, err = acc.accept(batch[:0])
+		p.dispatch(batch)
+		switch {
+		case err == nil:
+			backoff = 0
+		case errors.Is(err, errStopped):
+			return
+		case isTemporary(err):
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			p.log.Warn("accept failed; backing off", "error", err, "delay", backoff.String())
+			time.Sleep(backoff)
+		default:
+			p.log.Error("accept failed; no longer accepting", "error", err)
+			return
+		}
+	}
+}
+
+// drain stops every worker gracefully, bounded by DrainTimeout.
+func (p *Primary) drain() {
+	p.mu.Lock()
+	parked := p.takeParked()
+	p.mu.Unlock()
+	p.dispatch(parked) // accepted before the listener closed: still served
+
+	p.mu.Lock()
+	p.draining = true
+	workers := make([]*worker, 0, len(p.all))
+	for w := range p.all {
+		workers = append(workers, w)
+	}
+	closeAll(p.takeParked())
+	p.mu.Unlock()
+
+	p.log.Info("draining", "workers", len(workers), "timeout", p.opts.DrainTimeout.String())
+	p.retire(workers)
+	p.waitExit(workers, p.opts.DrainTimeout)
+}
+
+// retire tells workers to finish what they have and exit.
+func (p *Primary) retire(workers []*worker) {
+	for _, w := range workers {
+		w.retired.Store(true)
+	}
+	p.mu.Lock()
+	p.rebuildReady()
+	p.mu.Unlock()
+	for _, w := range workers {
+		_, _ = w.ctrl.Write(encode(msgDrain, 0))
+	}
+}
+
+// waitExit waits for workers to exit, killing those still there after
+// timeout.
+func (p *Primary) waitExit(workers []*worker, timeout time.Duration) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, w := range workers {
+		select {
+		case <-w.exited:
+		case <-deadline.C:
+			for _, w := range workers {
+				if !isClosed(w.exited) {
+					p.log.Warn("worker did not drain in time; killing it", "id", w.slot.id, "pid", w.cmd.Process.Pid)
+					_ = w.cmd.Process.Kill()
+				}
+			}
+			for _, w := range workers {
+				<-w.exited
+			}
+			return
+		}
+	}
+}
+
+func slotWorkers(slots []*slot) []*worker {
+	var ws []*worker
+	for _, s := range slots {
+		if s != nil {
+			if w := s.current.Load(); w != nil {
+				ws = append(ws, w)
+			}
+		}
+	}
+	return ws
+}

@@ -1,0 +1,297 @@
+package dispatcher
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// IsWorker reports whether this process was started by a Primary as one of
+// its workers — the moment a Node program asks cluster.isPrimary.
+func IsWorker() bool { return os.Getenv(envWorkerFD) != "" }
+
+// WorkerID returns this worker's slot number (1, 2, ...), or 0 in a
+// process that is not a worker.
+func WorkerID() int {
+	id, _ := strconv.Atoi(os.Getenv(envWorkerID))
+	return id
+}
+
+// ErrPrimaryGone is returned by ServeWorker when the primary went away.
+var ErrPrimaryGone = errors.New("the primary process went away")
+
+// WorkerOptions tunes the HTTP server of a worker.
+type WorkerOptions struct {
+	// TLSConfig, when set, terminates TLS in the worker (with HTTP/2 by
+	// ALPN); it must hold the certificates.
+	TLSConfig *tls.Config
+	// DrainTimeout bounds the drain of in-flight requests. Default 30s.
+	DrainTimeout time.Duration
+	// Logger gets the worker's log lines. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// ServeWorker serves h on the connections the primary hands this worker,
+// until the primary asks it to drain (or it gets SIGTERM): then it stops
+// taking connections, finishes the requests in flight, closes idle
+// keep-alive connections and returns nil. It returns ErrPrimaryGone if the
+// primary dies. Call it once the handler is ready: that is when the
+// primary starts handing over connections.
+func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error {
+	if opts.DrainTimeout <= 0 {
+		opts.DrainTimeout = 30 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctrl, err := controlSocket()
+	if err != nil {
+		return err
+	}
+	defer ctrl.Close()
+	// The terminal's Ctrl-C reaches the whole process group; the primary
+	// decides when workers drain.
+	signal.Ignore(syscall.SIGINT)
+	sigterm := make(chan os.Signal, 1)
+	signal.Notify(sigterm, syscall.SIGTERM)
+	defer signal.Stop(sigterm)
+
+	w := &workerServer{ctrl: ctrl, ln: NewListener(ctrl.LocalAddr())}
+	w.ln.onClose = w.connClosed
+	srv := &http.Server{
+		Handler:           w.count(h),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		TLSConfig:         opts.TLSConfig,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() {
+		if opts.TLSConfig != nil {
+			serveErr <- srv.ServeTLS(w.ln, "", "")
+		} else {
+			serveErr <- srv.Serve(w.ln)
+		}
+	}()
+	drain := make(chan struct{})
+	gone := make(chan struct{})
+	go w.readPrimary(drain, gone)
+	stopReports := w.reportServed()
+	defer stopReports()
+	if _, err := ctrl.Write(encode(msgReady, 0)); err != nil {
+		return ErrPrimaryGone
+	}
+
+	select {
+	case <-drain:
+	case <-sigterm:
+	case <-ctx.Done():
+	case <-gone:
+		_ = srv.Close()
+		return ErrPrimaryGone
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	}
+	w.ln.waitQueued(opts.DrainTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("drain: %w", err)
+	}
+	return nil
+}
+
+// controlSocket opens the socket the primary passed this worker.
+func controlSocket() (*net.UnixConn, error) {
+	fd, err := strconv.Atoi(os.Getenv(envWorkerFD))
+	if err != nil {
+		return nil, errors.New("not started as a worker of a primary")
+	}
+	f := os.NewFile(uintptr(fd), "control")
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("control socket is a %T", c)
+	}
+	return uc, nil
+}
+
+// workerServer is the worker's end of the control socket.
+type workerServer struct {
+	ctrl   *net.UnixConn
+	ln     *Listener
+	served atomic.Uint64
+}
+
+// readPrimary takes connections from the primary into the listener until
+// it says drain (closing drain) or goes away (closing gone).
+func (w *workerServer) readPrimary(drain, gone chan struct{}) {
+	oob := make([]byte, oobSpace)
+	for {
+		typ, _, fds, err := readMsg(w.ctrl, oob)
+		if err != nil {
+			close(gone)
+			return
+		}
+		switch typ {
+		case msgConns:
+			for _, fd := range fds {
+				w.ln.push(fd)
+			}
+			if _, err := w.ctrl.Write(encode(msgAck, uint32(len(fds)))); err != nil {
+				close(gone)
+				return
+			}
+		case msgDrain:
+			close(drain)
+			drain = nil
+		default:
+			closeAll(fds)
+		}
+	}
+}
+
+// connClosed tells the primary, which balances by live connections.
+func (w *workerServer) connClosed() {
+	_, _ = w.ctrl.Write(encode(msgClosed, 1))
+}
+
+// count wraps h to count the requests served.
+func (w *workerServer) count(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(rw, r)
+		w.served.Add(1)
+	})
+}
+
+// reportServed sends the request count to the primary every 100 ms and
+// once more when stopped.
+func (w *workerServer) reportServed() (stop func()) {
+	var reported uint64
+	report := func() {
+		if n := w.served.Load(); n > reported {
+			_, _ = w.ctrl.Write(encode(msgServed, uint32(n-reported)))
+			reported = n
+		}
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-t.C:
+				report()
+			case <-done:
+				report()
+				return
+			}
+		}
+	}()
+	return func() {
+		t.Stop()
+		close(done)
+		<-finished
+	}
+}
+
+// Listener is a net.Listener whose Accept yields connections received from
+// the primary, so a worker serves with a plain http.Server.
+type Listener struct {
+	addr    net.Addr
+	conns   chan net.Conn
+	done    chan struct{}
+	once    sync.Once
+	onClose func() // called once for every connection closed
+}
+
+// NewListener returns an empty Listener reporting addr as its address.
+func NewListener(addr net.Addr) *Listener {
+	return &Listener{addr: addr, conns: make(chan net.Conn, 1024), done: make(chan struct{})}
+}
+
+// push turns a received fd into a connection and queues it for Accept.
+func (l *Listener) push(fd int) {
+	f := os.NewFile(uintptr(fd), "conn")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return
+	}
+	if l.onClose != nil {
+		c = &trackedConn{Conn: c, onClose: l.onClose}
+	}
+	select {
+	case l.conns <- c:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// Accept returns the next connection handed to this worker.
+func (l *Listener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops Accept.
+func (l *Listener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+// Addr returns the address the Listener was made with.
+func (l *Listener) Addr() net.Addr { return l.addr }
+
+// waitQueued waits, up to timeout, until every queued connection was
+// accepted, so that a drain serves them rather than dropping them.
+func (l *Listener) waitQueued(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for len(l.conns) > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// trackedConn reports its Close once.
+type trackedConn struct {
+	net.Conn
+	once    sync.Once
+	onClose func()
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.onClose)
+	return err
+}
+
+// CloseWrite half-closes a TCP connection, which net/http uses to close
+// gracefully.
+func (c *trackedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+// Package wasmcluster serves a WebAssembly HTTP handler on every core: a
+// primary process owns the listening socket and hands each connection to
+// one of its worker processes, each of which runs the handler with the
+// host package.
+//
+// A program that embeds the cluster calls Run first thing in main. In the
+// primary, Run starts the workers by running the same program again; in
+// each of those, the same call to Run finds it is a worker and serves —
+// the moment a Node program asks cluster.isPrimary:
+//
+//	func main() {
+//		ctx := context.Background()
+//		if err := wasmcluster.Run(ctx, wasmcluster.Config{Module: "hello.wasm"}); err != nil {
+//			log.Fatal(err)
+//		}
+//	}
+//
+// So everything before Run runs in every process, and the Config must come
+// out the same in all of them.
+package wasmcluster
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/wasmcluster/wasmcluster/dispatcher"
+	"github.com/wasmcluster/wasmcluster/host"
+)
+
+// Config describes a cluster. Zero fields take the defaults in their
+// comments.
+type Config struct {
+	// Module is the path of the handler module. It is read again on
+	// reload (SIGHUP).
+	Module string
+	// Listen is the address to serve: "host:port" (default ":8080"),
+	// "unix:/path", or "systemd" for socket activation.
+	Listen string
+	// Workers is the number of worker processes. Default: one per CPU.
+	Workers int
+	// Balance is "round-robin" (default) or "least-conn".
+	Balance string
+	// Host tunes the Wasm side of every worker: limits, guest config,
+	// environment and mounts.
+	Host host.Config
+	// TLSCert and TLSKey are PEM files; when set, workers serve HTTPS
+	// (and HTTP/2).
+	TLSCert, TLSKey string
+	// DrainTimeout bounds a drain on SIGTERM or SIGINT, and the drain of
+	// the old workers on reload. Default 30s.
+	DrainTimeout time.Duration
+	// Admin, when set, is an address for the admin endpoints: /healthz,
+	// /workers (JSON) and /metrics (Prometheus text).
+	Admin string
+	// Logger gets the log. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// envCacheDir passes the primary's compilation cache to its workers.
+const envCacheDir = "WASMCLUSTER_CACHE_DIR"
+
+// IsWorker reports whether this process is a worker of a cluster.
+func IsWorker() bool { return dispatcher.IsWorker() }
+
+// Run serves the cluster until ctx is done or the process gets SIGTERM or
+// SIGINT, then drains and returns nil. SIGHUP reloads the module: a new
+// generation of workers takes over once it serves, and a module that does
+// not load leaves the old one serving. In a worker process, Run serves
+// the connections its primary hands it.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 30 * time.Second
+	}
+	if cfg.Module == "" {
+		return errors.New("no module to serve")
+	}
+	if IsWorker() {
+		return runWorker(ctx, cfg)
+	}
+	return runPrimary(ctx, cfg)
+}
+
+func runPrimary(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	balancer, err := dispatcher.ParseBalancer(cfg.Balance)
+	if err != nil {
+		return err
+	}
+	if _, err := tlsConfig(cfg); err != nil {
+		return err
+	}
+	if cfg.Host.CompilationCacheDir == "" {
+		dir, err := os.MkdirTemp("", "wasmcluster-cache-")
+		if err != nil {
+			return fmt.Errorf("compilation cache: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		cfg.Host.CompilationCacheDir = dir
+	}
+	// Compile here first: a bad module fails now, before any worker
+	// starts, and the workers find the compiled code in the cache.
+	if err := checkModule(ctx, cfg); err != nil {
+		return err
+	}
+	listen := cfg.Listen
+	if listen == "" {
+		listen = ":8080"
+	}
+	ln, err := dispatcher.Listen(listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
+	p := dispatcher.NewPrimary(dispatcher.Options{
+		Workers:      cfg.Workers,
+		Balancer:     balancer,
+		DrainTimeout: cfg.DrainTimeout,
+		Logger:       log,
+		Env:          []string{envCacheDir + "=" + cfg.Host.CompilationCacheDir},
+	})
+	if cfg.Admin != "" {
+		stop, err := serveAdmin(cfg.Admin, p, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(ctx, cfg, p)
+			}
+		}
+	}()
+
+	log.Info("listening", "addr", ln.Addr().String(), "module", cfg.Module)
+	return p.Serve(ctx, ln)
+}
+
+// reload answers SIGHUP: check the module again, then swap generations.
+func reload(ctx context.Context, cfg Config, p *dispatcher.Primary) {
+	log := cfg.Logger
+	log.Info("reloading", "module", cfg.Module)
+	if err := checkModule(ctx, cfg); err != nil {
+		log.Error("reload refused; the old workers keep serving", "error", err)
+		return
+	}
+	if err := p.Reload(ctx); err != nil {
+		log.Error("reload failed; the old workers keep serving", "error", err)
+	}
+}
+
+// checkModule loads the module as a worker would, and lets it go.
+func checkModule(ctx context.Context, cfg Config) error {
+	h, err := host.Load(ctx, cfg.Module, cfg.Host)
+	if err != nil {
+		return err
+	}
+	return h.Close(ctx)
+}
+
+func runWorker(ctx context.Context, cfg Config) error {
+	log := cfg.Logger.With("worker", dispatcher.WorkerID(), "pid", os.Getpid())
+	hostCfg := cfg.Host
+	if dir := os.Getenv(envCacheDir); dir != "" {
+		hostCfg.CompilationCacheDir = dir
+	}
+	if hostCfg.Logger == nil {
+		hostCfg.Logger = log
+	}
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
+	h, err := host.Load(ctx, cfg.Module, hostCfg)
+	if err != nil {
+		return err
+	}
+	defer h.Close(context.Background())
+	return dispatcher.ServeWorker(ctx, h, dispatcher.WorkerOptions{
+		TLSConfig:    tc,
+		DrainTimeout: cfg.DrainTimeout,
+		Logger:       log,
+	})
+}
+
+// tlsConfig loads the certificate, or returns nil when there is none.
+func tlsConfig(cfg Config) (*tls.Config, error) {
+	if cfg.TLSCert == "" && cfg.TLSKey == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// serveAdmin serves the admin endpoints on addr until stop is called.
+func serveAdmin(addr string, p *dispatcher.Primary, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	srv := &http.Server{Handler: adminHandler(p), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("admin endpoints", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}
