@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wasmcluster/wasmcluster"
+	"github.com/wasmcluster/wasmcluster/dispatcher"
 	"github.com/wasmcluster/wasmcluster/host"
 )
 
@@ -129,6 +130,9 @@ func parseServe(args []string, stderr io.Writer) (wasmcluster.Config, error) {
 	cfg.Host.MaxRequestBody = int64(maxBody)
 
 	var err error
+	if _, err = dispatcher.ParseBalancer(cfg.Balance); err != nil {
+		return cfg, err
+	}
 	if cfg.Host.Mode, err = host.ParseMode(mode); err != nil {
 		return cfg, err
 	}

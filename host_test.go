@@ -1,0 +1,374 @@
+package wasmcluster_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcluster/wasmcluster/internal/testwasm"
+)
+
+// These tests build the CLI and the hello example from source and run
+// `wasmcluster serve` as a real primary with real worker processes.
+
+func buildCLI(t *testing.T) string {
+	t.Helper()
+	return testwasm.Cached(t, "wasmcluster CLI", func(dir string) string {
+		out := filepath.Join(dir, "wasmcluster")
+		testwasm.Run(t, testwasm.Root(), nil, "go", "build", "-o", out, "./cmd/wasmcluster")
+		return out
+	})
+}
+
+// server is a running `wasmcluster serve`.
+type server struct {
+	cmd   *exec.Cmd
+	addr  string // where it serves
+	admin string // its admin endpoints
+	log   *lockedBuffer
+	exit  chan error
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var addrLine = regexp.MustCompile(`msg="?([a-z ]+)"? addr=(\S+)`)
+
+// serve starts `wasmcluster serve` with 2 workers on 127.0.0.1 and waits
+// until it serves.
+func serve(t *testing.T, extra ...string) *server {
+	t.Helper()
+	hello := testwasm.GoReactor(t, "examples/hello-wasm/go")
+	args := append([]string{"serve", "--workers", "2", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
+		"--drain-timeout", "10s"}, extra...)
+	args = append(args, hello)
+	cmd := exec.Command(buildCLI(t), args...)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	s := &server{cmd: cmd, log: &lockedBuffer{}, exit: make(chan error, 1)}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // the workers follow (Pdeathsig)
+		<-s.exit
+		if t.Failed() {
+			t.Logf("wasmcluster log:\n%s", s.log)
+		}
+	})
+	serving := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			s.log.Write([]byte(line + "\n"))
+			if m := addrLine.FindStringSubmatch(line); m != nil {
+				switch m[1] {
+				case "admin endpoints":
+					s.admin = m[2]
+				case "serving":
+					s.addr = m[2]
+					close(serving)
+				}
+			}
+		}
+		s.exit <- cmd.Wait()
+	}()
+	select {
+	case <-serving:
+	case err := <-s.exit:
+		s.exit <- err
+		t.Fatalf("wasmcluster exited before serving: %v\n%s", err, s.log)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("wasmcluster did not serve within 30s\n%s", s.log)
+	}
+	return s
+}
+
+type workerStats struct {
+	ID       int    `json:"id"`
+	PID      int    `json:"pid"`
+	Ready    bool   `json:"ready"`
+	Handed   uint64 `json:"handed"`
+	Active   int64  `json:"active"`
+	Requests uint64 `json:"requests"`
+	Restarts int64  `json:"restarts"`
+}
+
+func (s *server) workers(t *testing.T) []workerStats {
+	t.Helper()
+	res, err := http.Get("http://" + s.admin + "/workers")
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var ws []workerStats
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&ws))
+	return ws
+}
+
+// fresh is a client that opens a new connection for every request.
+var fresh = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
+
+func (s *server) get(path string) (*http.Response, string, error) {
+	res, err := fresh.Get("http://" + s.addr + path)
+	if err != nil {
+		return nil, "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	return res, string(body), err
+}
+
+func TestServeAnswersAndSpreadsConnections(t *testing.T) {
+	s := serve(t)
+
+	res, body, err := s.get("/some/path?q=1")
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, "Hello from wasmcluster: /some/path\n", body)
+	assert.Equal(t, "wasmcluster", res.Header.Get("X-Hello"))
+
+	payload := strings.Repeat("echo ", 100_000)
+	res, err = fresh.Post("http://"+s.addr+"/", "text/plain", strings.NewReader(payload))
+	require.NoError(t, err)
+	echoed, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, payload, string(echoed))
+
+	for range 40 {
+		_, _, err := s.get("/")
+		require.NoError(t, err)
+	}
+	ws := s.workers(t)
+	require.Len(t, ws, 2)
+	assert.InDelta(t, ws[0].Handed, ws[1].Handed, 1, "round-robin: %+v", ws)
+	assert.Equal(t, uint64(42), ws[0].Handed+ws[1].Handed)
+
+	res, err = http.Get("http://" + s.admin + "/metrics")
+	require.NoError(t, err)
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Contains(t, string(metrics), fmt.Sprintf(`wasmcluster_worker_connections_handed_total{worker="1",pid="%d"} %d`, ws[0].PID, ws[0].Handed))
+	res, err = http.Get("http://" + s.admin + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+}
+
+// loadResult counts requests of a bounded load.
+type loadResult struct {
+	ok, failed, failedAfter atomic.Int64
+}
+
+// runLoad makes GET requests on new connections from 4 goroutines until
+// stop is closed. Failures of requests that started after mark is set are
+// counted apart.
+func runLoad(s *server, stop chan struct{}, mark *atomic.Bool) (*loadResult, *sync.WaitGroup) {
+	r := &loadResult{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				after := mark.Load()
+				if _, body, err := s.get("/load"); err != nil || body != "Hello from wasmcluster: /load\n" {
+					r.failed.Add(1)
+					if after {
+						r.failedAfter.Add(1)
+					}
+				} else {
+					r.ok.Add(1)
+				}
+			}
+		}()
+	}
+	return r, &wg
+}
+
+func TestKilledWorkerIsReplacedWithoutLosingConnections(t *testing.T) {
+	s := serve(t)
+	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: restart at once
+	victim := s.workers(t)[0]
+
+	stop := make(chan struct{})
+	var killed atomic.Bool
+	load, wg := runLoad(s, stop, &killed)
+	time.Sleep(300 * time.Millisecond)
+
+	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
+	killedAt := time.Now()
+	killed.Store(true)
+	var replacedIn time.Duration
+	for replacedIn == 0 && time.Since(killedAt) < 10*time.Second {
+		for _, w := range s.workers(t) {
+			if w.ID == victim.ID && w.PID != victim.PID && w.Ready {
+				replacedIn = time.Since(killedAt)
+			}
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	require.NotZero(t, replacedIn, "a replacement worker serves")
+	assert.LessOrEqual(t, replacedIn, 250*time.Millisecond, "replacement serving")
+	assert.Zero(t, load.failedAfter.Load(), "no connection made after the kill failed")
+	assert.LessOrEqual(t, load.failed.Load(), int64(4), "only requests in flight on the killed worker may fail")
+	assert.Greater(t, load.ok.Load(), int64(50))
+	t.Logf("replacement serving after %v; %d ok, %d failed (in flight at the kill)", replacedIn, load.ok.Load(), load.failed.Load())
+	assert.Contains(t, s.log.String(), fmt.Sprintf(`msg="worker died" id=%d pid=%d status="signal: killed"`, victim.ID, victim.PID))
+}
+
+func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
+	s := serve(t)
+	before := s.workers(t)
+
+	stop := make(chan struct{})
+	var never atomic.Bool
+	load, wg := runLoad(s, stop, &never)
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool {
+		return strings.Contains(s.log.String(), "reloaded: new workers serve")
+	}, 20*time.Second, 10*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	assert.Zero(t, load.failed.Load())
+	assert.Greater(t, load.ok.Load(), int64(50))
+	after := s.workers(t)
+	for _, old := range before {
+		for _, w := range after {
+			assert.NotEqual(t, old.PID, w.PID, "every worker is new")
+		}
+		assert.Eventually(t, func() bool { return syscall.Kill(old.PID, 0) == syscall.ESRCH }, 10*time.Second, 10*time.Millisecond,
+			"old worker %d drained and exited", old.PID)
+	}
+}
+
+func TestTermFinishesInFlightRequestsAndLeavesNoWorker(t *testing.T) {
+	s := serve(t)
+	pids := s.workers(t)
+
+	// A POST whose body trickles in for a second is in flight when the
+	// primary is told to stop.
+	pr, pw := io.Pipe()
+	go func() {
+		for i := range 10 {
+			fmt.Fprintf(pw, "chunk %d\n", i)
+			time.Sleep(100 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	type result struct {
+		body string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := fresh.Post("http://"+s.addr+"/", "text/plain", pr)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		done <- result{string(b), err}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+
+	r := <-done
+	require.NoError(t, r.err)
+	var want strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&want, "chunk %d\n", i)
+	}
+	assert.Equal(t, want.String(), r.body, "the in-flight request finished")
+
+	select {
+	case err := <-s.exit:
+		s.exit <- err
+		require.NoError(t, err, "exit status 0")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the primary did not exit")
+	}
+	for _, w := range pids {
+		assert.ErrorIs(t, syscall.Kill(w.PID, 0), syscall.ESRCH, "worker %d is gone", w.PID)
+	}
+	_, err := net.DialTimeout("tcp", s.addr, time.Second)
+	assert.Error(t, err, "no longer listening")
+}
+
+func TestBadInputExitsWithOneClearLine(t *testing.T) {
+	cli := buildCLI(t)
+	garbage := filepath.Join(t.TempDir(), "garbage.wasm")
+	require.NoError(t, os.WriteFile(garbage, []byte("this is not wasm"), 0o644))
+
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		want   string
+	}{
+		{"malformed module", []string{"serve", "--listen", "127.0.0.1:0", garbage}, 1,
+			"wasmcluster: load module " + garbage + ": not a valid Wasm module: invalid magic number\n"},
+		{"missing module", []string{"serve", "--listen", "127.0.0.1:0", "/does/not/exist.wasm"}, 1,
+			"wasmcluster: load module: open /does/not/exist.wasm: no such file or directory\n"},
+		{"no module", []string{"serve"}, 2, "wasmcluster: usage: serve takes one HANDLER.wasm, got 0 arguments\n"},
+		{"unknown flag", []string{"serve", "--bogus", garbage}, 2, "wasmcluster: usage: flag provided but not defined: -bogus\n"},
+		{"bad size", []string{"serve", "--max-memory", "lots", garbage}, 2, `"lots" is not a size like 1048576, 64KiB or 10MB`},
+		{"bad policy", []string{"serve", "--balance", "random", garbage}, 2, `unknown balancing policy "random"`},
+		{"unknown command", []string{"launch"}, 2, `wasmcluster: unknown command "launch"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(cli, tc.args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit)
+			assert.Equal(t, tc.status, exit.ExitCode())
+			assert.Contains(t, stderr.String(), tc.want)
+			assert.NotContains(t, stderr.String(), "worker started", "no worker started")
+			assert.NotContains(t, stderr.String(), "goroutine", "no stack trace")
+		})
+	}
+}
