@@ -55,8 +55,17 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg}
 
+	// Handler modules get interrupt checks of their own (see
+	// interrupt.go); the rest rely on wazero's context checks.
+	instrumented := false
+	if secs, err := parseSections(wasm); err == nil &&
+		(cfg.Mode == ModeHandler || cfg.Mode == ModeAuto && exportsFunction(secs, "handle_request")) {
+		if out, err := instrument(secs, wasm[:8]); err == nil {
+			wasm, instrumented = out, true
+		}
+	}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(!instrumented).
 		WithMemoryLimitPages(uint32(min(cfg.MaxMemory/65536, 65536)))
 	if cfg.CompilationCacheDir != "" {
 		h.cache, err = wazero.NewCompilationCacheWithDir(cfg.CompilationCacheDir)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+
+	"github.com/tetratelabs/wazero/api"
 )
 
 // newInstance starts one guest and runs its reactor initialization
@@ -25,6 +27,7 @@ func (h *Handler) newInstance(ctx context.Context) (*instance, error) {
 	}
 	inst.mod = mod
 	inst.mem = mod.Memory()
+	inst.flag, _ = mod.ExportedGlobal(interruptGlobal).(api.MutableGlobal)
 	inst.handleRequest = mod.ExportedFunction("handle_request")
 	inst.handleResponse = mod.ExportedFunction("handle_response")
 	if init := mod.ExportedFunction("_initialize"); init != nil {

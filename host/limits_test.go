@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -218,4 +219,30 @@ func TestConcurrentRequests(t *testing.T) {
 	for range n {
 		require.NoError(t, <-errs)
 	}
+}
+
+func TestRunawayGuestDoesNotStallTheRuntime(t *testing.T) {
+	h := newGuest(t, spinWAT, Config{Timeout: 2 * time.Second, MaxInstances: 1})
+	done := make(chan int, 1)
+	go func() { done <- serve(h, httptest.NewRequest("POST", "/", nil)).Code }()
+	time.Sleep(100 * time.Millisecond) // the guest spins now
+
+	gc := make(chan struct{})
+	go func() {
+		runtime.GC() // stops the world: the spinning guest must let it
+		close(gc)
+	}()
+	select {
+	case <-gc:
+	case <-time.After(time.Second):
+		t.Fatal("a collection waited on a spinning guest")
+	}
+	assert.Equal(t, http.StatusGatewayTimeout, <-done)
+}
+
+func TestInstrumenterRefusesWhatItCannotRead(t *testing.T) {
+	err := skipImmediates(&reader{b: []byte{0x00}}, 0x1f) // try_table
+	assert.ErrorIs(t, err, errUnsupported)
+	_, err = parseSections([]byte("not wasm"))
+	assert.Error(t, err)
 }

@@ -39,7 +39,10 @@ type instance struct {
 	active   atomic.Pointer[http.Request]
 	deadline atomic.Int64 // unix nanoseconds
 
+	// An interrupt closes done, for modules wazero watches, and sets flag,
+	// the interrupt flag of instrumented modules (see interrupt.go).
 	done     chan struct{}
+	flag     api.MutableGlobal
 	doneOnce sync.Once
 	err      atomic.Pointer[error]
 }
@@ -63,12 +66,16 @@ func (i *instance) Value(key any) any {
 	return nil
 }
 
-// interrupt stops the guest if it is running; the instance is then unusable.
+// interrupt stops the guest if it is running; the instance is then
+// unusable.
 func (i *instance) interrupt(cause error) {
 	i.doneOnce.Do(func() {
 		i.err.Store(&cause)
 		close(i.done)
 	})
+	if i.flag != nil {
+		i.flag.Set(1)
+	}
 }
 
 // call runs fn with the instance as context; results land in i.stack.

@@ -138,28 +138,61 @@ func field(get func([]byte) int) []byte {
 // readString reads a text field.
 func readString(get func([]byte) int) string { return string(field(get)) }
 
-// readList reads a NUL-terminated list field.
-func readList(get func([]byte) (int, int)) []string {
-	count, n := get(scratch)
+// readList reads a NUL-terminated list field into dst[:0], interning the
+// strings.
+func readList(dst []string, get func([]byte) (int, int)) []string {
+	_, n := get(scratch)
 	if n > len(scratch) {
 		scratch = make([]byte, n)
-		count, n = get(scratch)
+		_, n = get(scratch)
 	}
-	return splitNUL(scratch[:n], count)
-}
-
-// splitNUL splits count NUL-terminated strings.
-func splitNUL(b []byte, count int) []string {
-	out := make([]string, 0, count)
-	for len(b) > 0 {
+	dst = dst[:0]
+	for b := scratch[:n]; len(b) > 0; {
 		i := bytes.IndexByte(b, 0)
 		if i < 0 {
 			i = len(b)
 		}
-		out = append(out, string(b[:i]))
+		dst = append(dst, intern(b[:i]))
 		b = b[min(i+1, len(b)):]
 	}
-	return out
+	return dst
+}
+
+// interned holds short strings seen before: requests repeat their method,
+// protocol, header names and many header values, and a Go guest pays
+// dearly for every allocation.
+var interned = map[string]string{}
+
+// Bounds of the intern table.
+const (
+	maxInterned      = 64
+	maxInternedCount = 1024
+)
+
+func intern(b []byte) string {
+	if s, ok := interned[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(b) <= maxInterned && len(interned) < maxInternedCount {
+		interned[s] = s
+	}
+	return s
+}
+
+// canonical maps header names as the host sends them to Go's canonical
+// form, without allocating for names seen before.
+var canonical = map[string]string{}
+
+func canonicalKey(name string) string {
+	if k, ok := canonical[name]; ok {
+		return k
+	}
+	k := http.CanonicalHeaderKey(name)
+	if len(canonical) < maxInternedCount {
+		canonical[name] = k
+	}
+	return k
 }
 
 // exchange is one request as the guest sees it.
@@ -170,12 +203,23 @@ type exchange struct {
 	names  []string // request header names as the host has them
 }
 
+// state is reused for every request: an instance serves one request at a
+// time. A handler must not keep the request or the writer once it returns.
+var state struct {
+	ex   exchange
+	req  http.Request
+	url  url.URL
+	body body
+	w    responseWriter
+}
+
 // serve runs the registered handler for the request the host holds and
 // returns the ABI's ctx_next result.
 func serve() uint64 {
-	ex := &exchange{}
+	ex := &state.ex
 	r := ex.request()
-	w := &responseWriter{ex: ex, header: make(http.Header), status: http.StatusOK}
+	w := &state.w
+	*w = responseWriter{ex: ex, header: reuse(w.header), status: http.StatusOK}
 	h := handler
 	if h == nil {
 		h = http.NotFoundHandler()
@@ -188,32 +232,42 @@ func serve() uint64 {
 	return 0
 }
 
+// reuse empties h for another request, or makes one.
+func reuse(h http.Header) http.Header {
+	if h == nil {
+		return make(http.Header)
+	}
+	clear(h)
+	return h
+}
+
 // request builds the *http.Request from the host's fields.
 func (ex *exchange) request() *http.Request {
-	ex.method = readString(abi.getMethod)
-	ex.uri = readString(abi.getURI)
-	proto := readString(abi.getProtocolVersion)
-	u, err := url.ParseRequestURI(ex.uri)
-	if err != nil {
-		u = &url.URL{Path: ex.uri}
+	ex.method = intern(field(abi.getMethod))
+	ex.uri = string(field(abi.getURI))
+	proto := intern(field(abi.getProtocolVersion))
+	u := &state.url
+	if err := parseURI(u, ex.uri); err != nil {
+		*u = url.URL{Path: ex.uri}
 	}
-	r := &http.Request{
+	r := &state.req
+	*r = http.Request{
 		Method:     ex.method,
 		URL:        u,
 		RequestURI: ex.uri,
 		Proto:      proto,
-		Header:     make(http.Header),
-		RemoteAddr: readString(abi.getSourceAddr),
+		Header:     reuse(r.Header),
+		RemoteAddr: string(field(abi.getSourceAddr)),
 	}
 	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(proto)
-	ex.names = readList(func(b []byte) (int, int) { return abi.getHeaderNames(kindRequest, b) })
+	ex.names = readList(ex.names, func(b []byte) (int, int) { return abi.getHeaderNames(kindRequest, b) })
 	for _, name := range ex.names {
-		values := readList(func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
+		values := readList(nil, func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
 		if strings.EqualFold(name, "host") {
 			r.Host = strings.Join(values, "")
 			continue
 		}
-		r.Header[http.CanonicalHeaderKey(name)] = values
+		r.Header[canonicalKey(name)] = values
 	}
 	r.ContentLength = -1
 	if cl := r.Header.Get("Content-Length"); cl != "" {
@@ -223,10 +277,26 @@ func (ex *exchange) request() *http.Request {
 	}
 	r.Body = http.NoBody
 	if r.ContentLength != 0 {
-		r.Body = &body{kind: kindRequest}
+		state.body = body{kind: kindRequest}
+		r.Body = &state.body
 	}
 	ex.req = r
 	return r
+}
+
+// parseURI sets u from a request URI, cheaply for the common plain path.
+func parseURI(u *url.URL, uri string) error {
+	path, query, _ := strings.Cut(uri, "?")
+	if strings.HasPrefix(path, "/") && !strings.ContainsAny(path, "%#") {
+		*u = url.URL{Path: path, RawQuery: query}
+		return nil
+	}
+	parsed, err := url.ParseRequestURI(uri)
+	if err != nil {
+		return err
+	}
+	*u = *parsed
+	return nil
 }
 
 // forward hands the request as the handler left it back to the host, for
@@ -242,7 +312,7 @@ func (ex *exchange) forward(r *http.Request) {
 		if strings.EqualFold(name, "host") {
 			continue
 		}
-		if _, ok := r.Header[http.CanonicalHeaderKey(name)]; !ok {
+		if _, ok := r.Header[canonicalKey(name)]; !ok {
 			abi.removeHeader(kindRequest, name)
 		}
 	}

@@ -1,0 +1,463 @@
+package host
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// A runaway guest must be stoppable, and must not stall the Go runtime:
+// native code in a tight loop cannot be preempted, so a collection that
+// stops the world would wait for it forever. wazero solves both by calling
+// back into Go at the head of every loop when a context may end a call —
+// but Go's own Wasm code runs a loop in every function, and a Go guest ran
+// about four times slower for it.
+//
+// Instead, handler modules are instrumented before compiling. Two mutable
+// globals are added: a budget of loop iterations, which the head of every
+// loop spends, and an interrupt flag, exported as interruptGlobal. When the
+// budget runs out, the guest checks the flag — trapping if it is set — and
+// does memory.grow 0, a call into the host where the Go runtime can stop
+// the world, then refills the budget. The watchdog interrupts a guest by
+// setting the flag; it takes effect within one budget of iterations, some
+// microseconds. Modules the instrumenter cannot read keep wazero's
+// mechanism.
+
+// interruptGlobal names the flag global the instrumented module exports.
+const interruptGlobal = "wasmcluster.interrupt"
+
+// loopBudget is the loop iterations between calls into the host.
+const loopBudget = 1 << 16
+
+// errUnsupported means the module uses an instruction the instrumenter does
+// not know; such a module is served with wazero's context checks instead.
+var errUnsupported = errors.New("unsupported instruction")
+
+// Wasm section ids.
+const (
+	secCustom  = 0
+	secImport  = 2
+	secGlobal  = 6
+	secExport  = 7
+	secCode    = 10
+	importKind = 3 // import/export kind of a global
+)
+
+// section is one section of a module.
+type section struct {
+	id      byte
+	payload []byte
+}
+
+// parseSections splits a module into its sections.
+func parseSections(wasm []byte) ([]section, error) {
+	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
+		return nil, errors.New("not a Wasm binary")
+	}
+	r := &reader{b: wasm, at: 8}
+	var secs []section
+	for !r.done() {
+		id := r.byte()
+		size := r.u32()
+		payload := r.bytes(int(size))
+		if r.err != nil {
+			return nil, r.err
+		}
+		secs = append(secs, section{id, payload})
+	}
+	return secs, nil
+}
+
+// exportsFunction reports whether the module exports a function named name.
+func exportsFunction(secs []section, name string) bool {
+	for _, s := range secs {
+		if s.id != secExport {
+			continue
+		}
+		r := &reader{b: s.payload}
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			export := string(r.bytes(int(r.u32())))
+			kind := r.byte()
+			r.u32()
+			if kind == 0 && export == name && r.err == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// instrument returns the module with the interrupt global added and
+// exported and checked at every loop head.
+func instrument(secs []section, header []byte) ([]byte, error) {
+	importedGlobals, definedGlobals := 0, 0
+	for _, s := range secs {
+		switch s.id {
+		case secImport:
+			n, err := countImportedGlobals(s.payload)
+			if err != nil {
+				return nil, err
+			}
+			importedGlobals = n
+		case secGlobal:
+			definedGlobals = int((&reader{b: s.payload}).u32())
+		}
+	}
+	budget := uint32(importedGlobals + definedGlobals)
+	flag := budget + 1
+	check := loopCheck(budget, flag)
+
+	out := bytes.NewBuffer(append([]byte(nil), header...))
+	write := func(id byte, payload []byte) {
+		out.WriteByte(id)
+		out.Write(uleb(uint32(len(payload))))
+		out.Write(payload)
+	}
+	// The new global (mutable i32, 0) ends the global section, and its
+	// export the export section; either section is made if missing, in
+	// its place in the section order.
+	budgetGlobal := append(append([]byte{0x7f, 0x01, 0x41}, sleb(loopBudget)...), 0x0b) // mut i32 = loopBudget
+	flagGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}                                  // mut i32 = 0
+	newGlobals := [][]byte{budgetGlobal, flagGlobal}
+	newExport := append(append(uleb(uint32(len(interruptGlobal))), interruptGlobal...), importKind)
+	newExport = append(newExport, uleb(flag)...)
+	wroteGlobal, wroteExport := false, false
+	for _, s := range secs {
+		if s.id != secCustom {
+			if !wroteGlobal && sectionOrder(s.id) > sectionOrder(secGlobal) {
+				write(secGlobal, appendEntries(nil, newGlobals...))
+				wroteGlobal = true
+			}
+			if !wroteExport && sectionOrder(s.id) > sectionOrder(secExport) {
+				write(secExport, appendEntries(nil, newExport))
+				wroteExport = true
+			}
+		}
+		switch {
+		case s.id == secGlobal:
+			write(s.id, appendEntries(s.payload, newGlobals...))
+			wroteGlobal = true
+		case s.id == secExport:
+			write(s.id, appendEntries(s.payload, newExport))
+			wroteExport = true
+		case s.id == secCode:
+			code, err := instrumentCode(s.payload, check)
+			if err != nil {
+				return nil, err
+			}
+			write(s.id, code)
+		case s.id == secCustom && isDebugSection(s.payload):
+			// DWARF names code offsets that moved: drop it.
+		default:
+			write(s.id, s.payload)
+		}
+	}
+	if !wroteGlobal {
+		write(secGlobal, appendEntries(nil, newGlobals...))
+	}
+	if !wroteExport {
+		write(secExport, appendEntries(nil, newExport))
+	}
+	return out.Bytes(), nil
+}
+
+// loopCheck is the code put at the head of every loop, given the indices
+// of the budget and flag globals:
+//
+//	budget = budget - 1
+//	if budget <= 0 {
+//		if flag { unreachable }
+//		memory.grow 0
+//		budget = loopBudget
+//	}
+func loopCheck(budget, flag uint32) []byte {
+	b, f := uleb(budget), uleb(flag)
+	var c []byte
+	op := func(bs ...[]byte) {
+		for _, x := range bs {
+			c = append(c, x...)
+		}
+	}
+	op([]byte{0x23}, b, []byte{0x41, 0x01, 0x6b, 0x24}, b)            // budget - 1 → budget
+	op([]byte{0x23}, b, []byte{0x41, 0x00, 0x4c, 0x04, 0x40})         // if budget <= 0
+	op([]byte{0x23}, f, []byte{0x04, 0x40, 0x00, 0x0b})               //   if flag: unreachable
+	op([]byte{0x41, 0x00, 0x40, 0x00, 0x1a})                          //   drop(memory.grow 0)
+	op([]byte{0x41}, sleb(loopBudget), []byte{0x24}, b, []byte{0x0b}) //   budget = loopBudget; end
+	return c
+}
+
+// sectionOrder is where a section goes: ids in the order the spec requires
+// (data count, 12, comes before code).
+func sectionOrder(id byte) int {
+	switch id {
+	case 12:
+		return 95 // data count: after element (9), before code (10)
+	case 13:
+		return 55 // tag: after memory (5), before global (6)
+	}
+	return int(id) * 10
+}
+
+// appendEntries adds entries to a vector section payload (or makes one).
+func appendEntries(payload []byte, entries ...[]byte) []byte {
+	r := &reader{b: payload}
+	n := uint32(0)
+	if len(payload) > 0 {
+		n = r.u32()
+	}
+	out := append(uleb(n+uint32(len(entries))), payload[r.at:]...)
+	for _, e := range entries {
+		out = append(out, e...)
+	}
+	return out
+}
+
+func isDebugSection(payload []byte) bool {
+	r := &reader{b: payload}
+	name := r.bytes(int(r.u32()))
+	return r.err == nil && bytes.HasPrefix(name, []byte(".debug_"))
+}
+
+func countImportedGlobals(payload []byte) (int, error) {
+	r := &reader{b: payload}
+	globals := 0
+	for n := r.u32(); n > 0 && r.err == nil; n-- {
+		r.bytes(int(r.u32())) // module
+		r.bytes(int(r.u32())) // name
+		switch r.byte() {
+		case 0: // func: type index
+			r.u32()
+		case 1: // table: reftype, limits
+			r.byte()
+			r.limits()
+		case 2: // memory: limits
+			r.limits()
+		case importKind: // global: valtype, mutability
+			r.byte()
+			r.byte()
+			globals++
+		default:
+			return 0, errUnsupported
+		}
+	}
+	return globals, r.err
+}
+
+// instrumentCode inserts check after the block type of every loop.
+func instrumentCode(payload, check []byte) ([]byte, error) {
+	r := &reader{b: payload}
+	n := r.u32()
+	out := uleb(n)
+	var body []byte
+	for ; n > 0 && r.err == nil; n-- {
+		size := r.u32()
+		fn := &reader{b: r.bytes(int(size))}
+		body = body[:0]
+		for groups := fn.u32(); groups > 0 && fn.err == nil; groups-- { // locals
+			fn.u32()
+			fn.byte()
+		}
+		body = append(body, fn.b[:fn.at]...)
+		for !fn.done() && fn.err == nil {
+			start := fn.at
+			op := fn.byte()
+			if err := skipImmediates(fn, op); err != nil {
+				return nil, err
+			}
+			body = append(body, fn.b[start:fn.at]...)
+			if op == 0x03 { // loop
+				body = append(body, check...)
+			}
+		}
+		if fn.err != nil {
+			return nil, fn.err
+		}
+		out = append(out, uleb(uint32(len(body)))...)
+		out = append(out, body...)
+	}
+	return out, r.err
+}
+
+// skipImmediates reads past the immediates of the instruction op.
+func skipImmediates(r *reader, op byte) error {
+	switch {
+	case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x19, op == 0x1a, op == 0x1b,
+		op >= 0x45 && op <= 0xc4, op == 0xd1, op == 0xd3:
+		// No immediates.
+	case op >= 0x02 && op <= 0x04, op == 0x06: // block, loop, if, try
+		r.blockType()
+	case op >= 0x07 && op <= 0x09, op >= 0x0c && op <= 0x0d, op == 0x10, op == 0x12, op == 0x14, op == 0x15,
+		op == 0x18, op >= 0x20 && op <= 0x26, op == 0x3f, op == 0x40, op == 0xd2, op == 0xd4, op == 0xd6:
+		r.u32()
+	case op == 0x0e: // br_table
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.u32()
+		}
+		r.u32()
+	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect
+		r.u32()
+		r.u32()
+	case op == 0x1c: // select with types
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.byte()
+		}
+	case op >= 0x28 && op <= 0x3e:
+		r.memarg()
+	case op == 0x41, op == 0x42: // i32.const, i64.const
+		r.sleb()
+	case op == 0x43:
+		r.bytes(4)
+	case op == 0x44:
+		r.bytes(8)
+	case op == 0xd0: // ref.null
+		r.sleb()
+	case op == 0xfc:
+		return skipFC(r)
+	case op == 0xfd:
+		return skipSIMD(r)
+	case op == 0xfe:
+		if sub := r.u32(); sub == 3 {
+			r.byte() // atomic.fence
+		} else {
+			r.memarg()
+		}
+	default:
+		return fmt.Errorf("%w 0x%02x", errUnsupported, op)
+	}
+	return nil
+}
+
+func skipFC(r *reader) error {
+	switch sub := r.u32(); {
+	case sub <= 7: // saturating truncations
+	case sub == 8, sub == 10, sub == 12, sub == 14: // memory.init, memory.copy, table.init, table.copy
+		r.u32()
+		r.u32()
+	case sub == 9, sub == 11, sub == 13, sub >= 15 && sub <= 17:
+		r.u32()
+	default:
+		return fmt.Errorf("%w 0xfc %d", errUnsupported, sub)
+	}
+	return nil
+}
+
+func skipSIMD(r *reader) error {
+	switch sub := r.u32(); {
+	case sub <= 11, sub == 92, sub == 93: // loads and stores
+		r.memarg()
+	case sub == 12, sub == 13: // v128.const, i8x16.shuffle
+		r.bytes(16)
+	case sub >= 21 && sub <= 34: // extract and replace lane
+		r.byte()
+	case sub >= 84 && sub <= 91: // load and store lane
+		r.memarg()
+		r.byte()
+	case sub <= 275:
+	default:
+		return fmt.Errorf("%w 0xfd %d", errUnsupported, sub)
+	}
+	return nil
+}
+
+// reader decodes a Wasm binary; the first error sticks and ends reading.
+type reader struct {
+	b   []byte
+	at  int
+	err error
+}
+
+var errTruncated = errors.New("truncated Wasm binary")
+
+func (r *reader) done() bool { return r.err != nil || r.at >= len(r.b) }
+
+func (r *reader) byte() byte {
+	if r.err != nil || r.at >= len(r.b) {
+		r.err = errTruncated
+		return 0
+	}
+	c := r.b[r.at]
+	r.at++
+	return c
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || r.at+n > len(r.b) {
+		r.err = errTruncated
+		return nil
+	}
+	b := r.b[r.at : r.at+n]
+	r.at += n
+	return b
+}
+
+// u32 reads an unsigned LEB128.
+func (r *reader) u32() uint32 {
+	var v uint32
+	for shift := 0; shift < 35; shift += 7 {
+		c := r.byte()
+		v |= uint32(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v
+		}
+	}
+	r.err = errTruncated
+	return 0
+}
+
+// sleb reads past a signed LEB128 of up to 64 bits.
+func (r *reader) sleb() {
+	for i := 0; i < 10; i++ {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+	r.err = errTruncated
+}
+
+func (r *reader) blockType() {
+	c := r.byte()
+	if c == 0x40 || c&0xc0 == 0x40 { // empty, or a one-byte value type
+		return
+	}
+	r.at-- // a type index, as a signed LEB128
+	r.sleb()
+}
+
+func (r *reader) memarg() {
+	if align := r.u32(); align&0x40 != 0 { // multi-memory: a memory index
+		r.u32()
+	}
+	r.u32()
+}
+
+func (r *reader) limits() {
+	flags := r.byte()
+	r.u32()
+	if flags&1 != 0 {
+		r.u32()
+	}
+}
+
+func sleb(v int32) []byte {
+	var out []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(out, c)
+		}
+		out = append(out, c|0x80)
+	}
+}
+
+func uleb(v uint32) []byte {
+	var out []byte
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(out, c)
+		}
+		out = append(out, c|0x80)
+	}
+}
