@@ -298,14 +298,10 @@ func isHost(kind uint32, name string) bool {
 
 // writeList writes items as NUL-terminated strings if they fit and returns
 // count<<32|len.
-func (ex *exchange) writeList(buf, limit uint64, items []string, extra string, what string) uint64 {
-	n, size := len(items), 0
+func (ex *exchange) writeList(buf, limit uint64, items []string, what string) uint64 {
+	size := 0
 	for _, s := range items {
 		size += len(s) + 1
-	}
-	if extra != "" {
-		n++
-		size += len(extra) + 1
 	}
 	if size > 0 && size <= int(uint32(limit)) {
 		dst := ex.read(buf, uint64(size), what)
@@ -315,12 +311,8 @@ func (ex *exchange) writeList(buf, limit uint64, items []string, extra string, w
 			dst[at] = 0
 			at++
 		}
-		if extra != "" {
-			at += copy(dst[at:], extra)
-			dst[at] = 0
-		}
 	}
-	return uint64(n)<<32 | uint64(size)
+	return uint64(len(items))<<32 | uint64(size)
 }
 
 func (ex *exchange) getHeaderNames(stack []uint64) {
@@ -331,23 +323,32 @@ func (ex *exchange) getHeaderNames(stack []uint64) {
 	for k := range hdr {
 		names = append(names, strings.ToLower(k))
 	}
-	host := ""
-	if kind == kindRequest && ex.r.Host != "" && hdr.Get("Host") == "" {
-		host = "host"
+	if kind == kindRequest {
+		// net/http keeps these out of the header map; guests see them.
+		if ex.r.Host != "" {
+			names = append(names, "host")
+		}
+		if len(ex.r.TransferEncoding) > 0 {
+			names = append(names, "transfer-encoding")
+		}
 	}
-	stack[0] = ex.writeList(stack[1], stack[2], names, host, "get_header_names")
+	stack[0] = ex.writeList(stack[1], stack[2], names, "get_header_names")
 }
 
 func (ex *exchange) getHeaderValues(stack []uint64) {
 	ex.inRequest("get_header_values")
 	kind := uint32(stack[0])
 	name := ex.readString(stack[1], stack[2], "get_header_values")
-	if isHost(kind, name) {
-		stack[0] = ex.writeList(stack[3], stack[4], nil, ex.r.Host, "get_header_values")
-		return
+	var values []string
+	switch {
+	case isHost(kind, name):
+		values = []string{ex.r.Host}
+	case kind == kindRequest && strings.EqualFold(name, "transfer-encoding"):
+		values = ex.r.TransferEncoding
+	default:
+		values = ex.header(kind, false)[textproto.CanonicalMIMEHeaderKey(name)]
 	}
-	hdr := ex.header(kind, false)
-	stack[0] = ex.writeList(stack[3], stack[4], hdr[textproto.CanonicalMIMEHeaderKey(name)], "", "get_header_values")
+	stack[0] = ex.writeList(stack[3], stack[4], values, "get_header_values")
 }
 
 // headerField reads and checks a header name and value from guest memory.

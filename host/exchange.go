@@ -251,6 +251,11 @@ func (ex *exchange) writeHeader() {
 	if !ex.committed {
 		ex.committed = true
 		ex.commitHeaders()
+		if ex.features&featureTrailers != 0 {
+			// Trailers the guest sets later can follow only a chunked
+			// body; an empty trailer key makes net/http send one.
+			ex.w.Header()[http.TrailerPrefix+"Wasmcluster-Trailers"] = nil
+		}
 		ex.w.WriteHeader(ex.status)
 	}
 }

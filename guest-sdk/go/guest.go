@@ -269,11 +269,11 @@ func (ex *exchange) request() *http.Request {
 		}
 		r.Header[canonicalKey(name)] = values
 	}
-	r.ContentLength = -1
-	if cl := r.Header.Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
-			r.ContentLength = n
-		}
+	switch cl := r.Header.Get("Content-Length"); {
+	case cl != "":
+		r.ContentLength, _ = strconv.ParseInt(cl, 10, 64)
+	case r.Header.Get("Transfer-Encoding") != "":
+		r.ContentLength = -1 // chunked: length unknown
 	}
 	r.Body = http.NoBody
 	if r.ContentLength != 0 {
@@ -374,6 +374,9 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
+	if w.declaredTrailers() != nil {
+		abi.enableFeatures(featureTrailers) // before the header goes out
+	}
 	abi.setStatusCode(code)
 	w.sendHeader(kindResponse)
 }
