@@ -135,9 +135,6 @@ func field(get func([]byte) int) []byte {
 	return scratch[:n]
 }
 
-// readString reads a text field.
-func readString(get func([]byte) int) string { return string(field(get)) }
-
 // readList reads a NUL-terminated list field into dst[:0], interning the
 // strings.
 func readList(dst []string, get func([]byte) (int, int)) []string {

@@ -1,0 +1,210 @@
+package guest
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeHost plays the host side of the ABI in memory, so the adapter is
+// tested without a Wasm build.
+type fakeHost struct {
+	method, uri string
+	reqHeader   http.Header // names as the host sends them (lowercase)
+	body        *strings.Reader
+
+	features   uint32
+	status     int
+	resHeader  http.Header
+	trailers   http.Header
+	written    strings.Builder
+	newURI     string
+	newMethod  string
+	removed    []string
+	logged     []string
+	configData string
+}
+
+func (f *fakeHost) enableFeatures(x uint32) uint32 { f.features |= x; return f.features }
+func (f *fakeHost) getConfig(b []byte) int         { return copy(b, f.configData) }
+func (f *fakeHost) logEnabled(int32) bool          { return true }
+func (f *fakeHost) log(_ int32, m string)          { f.logged = append(f.logged, m) }
+func (f *fakeHost) getMethod(b []byte) int         { return put(b, f.method) }
+func (f *fakeHost) setMethod(m string)             { f.newMethod = m }
+func (f *fakeHost) getURI(b []byte) int            { return put(b, f.uri) }
+func (f *fakeHost) setURI(u string)                { f.newURI = u }
+func (f *fakeHost) getProtocolVersion(b []byte) int {
+	return put(b, "HTTP/1.1")
+}
+func (f *fakeHost) getSourceAddr(b []byte) int { return put(b, "10.0.0.1:5000") }
+func (f *fakeHost) getHeaderNames(_ uint32, b []byte) (int, int) {
+	var names []string
+	for k := range f.reqHeader {
+		names = append(names, k)
+	}
+	return putList(b, names)
+}
+func (f *fakeHost) getHeaderValues(_ uint32, name string, b []byte) (int, int) {
+	return putList(b, f.reqHeader[name])
+}
+func (f *fakeHost) setHeaderValue(kind uint32, name, value string) { f.header(kind).Set(name, value) }
+func (f *fakeHost) addHeaderValue(kind uint32, name, value string) { f.header(kind).Add(name, value) }
+func (f *fakeHost) removeHeader(_ uint32, name string)             { f.removed = append(f.removed, name) }
+func (f *fakeHost) readBody(_ uint32, b []byte) (int, bool) {
+	n, _ := f.body.Read(b)
+	return n, f.body.Len() == 0
+}
+func (f *fakeHost) writeBody(_ uint32, p []byte) { f.written.Write(p) }
+func (f *fakeHost) setStatusCode(code int)       { f.status = code }
+
+func (f *fakeHost) header(kind uint32) http.Header {
+	if kind == kindResponseTrailers {
+		return f.trailers
+	}
+	if kind == kindRequest {
+		return f.reqHeader
+	}
+	return f.resHeader
+}
+
+// put follows the buf/buf_limit convention.
+func put(b []byte, s string) int {
+	if len(s) <= len(b) {
+		copy(b, s)
+	}
+	return len(s)
+}
+
+func putList(b []byte, items []string) (int, int) {
+	var s strings.Builder
+	for _, it := range items {
+		s.WriteString(it + "\x00")
+	}
+	return len(items), put(b, s.String())
+}
+
+func withHost(t *testing.T, f *fakeHost, h http.HandlerFunc) uint64 {
+	t.Helper()
+	f.resHeader, f.trailers = http.Header{}, http.Header{}
+	if f.body == nil {
+		f.body = strings.NewReader("")
+	}
+	abi, handler = f, h
+	t.Cleanup(func() { abi, handler = nil, nil })
+	return serve()
+}
+
+func TestServeBuildsTheRequest(t *testing.T) {
+	long := strings.Repeat("v", 5000) // longer than the scratch buffer
+	f := &fakeHost{
+		method: "POST",
+		uri:    "/a/b%20c?q=1",
+		reqHeader: http.Header{
+			"host":           {"example.com"},
+			"x-long":         {long},
+			"x-multi":        {"1", "2"},
+			"content-length": {"5"},
+		},
+		body: strings.NewReader("hello"),
+	}
+	var got *http.Request
+	var body string
+	next := withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		b, _ := io.ReadAll(r.Body)
+		body = string(b)
+	})
+	assert.Equal(t, uint64(0), next)
+	require.NotNil(t, got)
+	assert.Equal(t, "POST", got.Method)
+	assert.Equal(t, "/a/b c", got.URL.Path)
+	assert.Equal(t, "q=1", got.URL.RawQuery)
+	assert.Equal(t, "example.com", got.Host)
+	assert.Equal(t, long, got.Header.Get("X-Long"))
+	assert.Equal(t, []string{"1", "2"}, got.Header.Values("X-Multi"))
+	assert.Equal(t, int64(5), got.ContentLength)
+	assert.Equal(t, "10.0.0.1:5000", got.RemoteAddr)
+	assert.Equal(t, "hello", body)
+	assert.Equal(t, http.StatusOK, f.status, "an empty response is a 200")
+}
+
+func TestContentLengthWithoutHeader(t *testing.T) {
+	for _, tc := range []struct {
+		header http.Header
+		want   int64
+	}{
+		{http.Header{}, 0},
+		{http.Header{"transfer-encoding": {"chunked"}}, -1},
+	} {
+		f := &fakeHost{method: "GET", uri: "/", reqHeader: tc.header}
+		var got int64 = 99
+		withHost(t, f, func(w http.ResponseWriter, r *http.Request) { got = r.ContentLength })
+		assert.Equal(t, tc.want, got)
+	}
+}
+
+func TestResponseWriter(t *testing.T) {
+	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
+	withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Sum")
+		w.Header().Set("X-One", "1")
+		w.WriteHeader(http.StatusTeapot)
+		w.Write([]byte("short "))
+		w.Write([]byte("and stout"))
+		w.Header().Set("X-Sum", "42")
+	})
+	assert.Equal(t, http.StatusTeapot, f.status)
+	assert.Equal(t, "1", f.resHeader.Get("X-One"))
+	assert.Empty(t, f.resHeader.Get("Trailer"), "declared trailers are not headers")
+	assert.Equal(t, "short and stout", f.written.String())
+	assert.Equal(t, "42", f.trailers.Get("X-Sum"))
+	assert.NotZero(t, f.features&featureTrailers, "trailers enabled before the header went out")
+}
+
+func TestContentTypeIsSniffed(t *testing.T) {
+	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
+	withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("<html><body>x</body></html>"))
+	})
+	assert.Equal(t, "text/html; charset=utf-8", f.resHeader.Get("Content-Type"))
+}
+
+func TestNextForwardsTheChangedRequest(t *testing.T) {
+	f := &fakeHost{method: "GET", uri: "/old", reqHeader: http.Header{"x-gone": {"1"}, "x-kept": {"k"}}}
+	next := withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
+		r.Method = "PUT"
+		r.URL.Path = "/new"
+		r.Header.Del("X-Gone")
+		r.Header.Set("X-Added", "yes")
+		w.Header().Set("X-Guest", "1")
+		Next(w, r)
+	})
+	assert.Equal(t, uint64(1), next)
+	assert.Equal(t, "PUT", f.newMethod)
+	assert.Equal(t, "/new", f.newURI)
+	assert.Equal(t, []string{"x-gone"}, f.removed)
+	assert.Equal(t, "yes", f.reqHeader.Get("X-Added"))
+	assert.Equal(t, "1", f.resHeader.Get("X-Guest"))
+}
+
+func TestConfigAndLog(t *testing.T) {
+	f := &fakeHost{configData: "a=1"}
+	abi = f
+	t.Cleanup(func() { abi = nil })
+	assert.Equal(t, []byte("a=1"), Config())
+	Log(0, "hi")
+	assert.Equal(t, []string{"hi"}, f.logged)
+}
+
+func TestInternedStringsAreReused(t *testing.T) {
+	a := intern([]byte("Content-Type"))
+	b := intern([]byte("Content-Type"))
+	assert.Same(t, unsafeData(a), unsafeData(b))
+}
+
+func unsafeData(s string) *byte { return unsafe.StringData(s) }
