@@ -94,14 +94,16 @@ type Primary struct {
 	opts Options
 	log  *slog.Logger
 
-	mu         sync.Mutex
-	slots      []*slot   // the current generation
-	ready      []*worker // workers of slots that take connections
-	active     []int64   // scratch for the balancer
-	parked     []int     // connections no worker could take yet
-	generation int
-	draining   bool
-	all        map[*worker]struct{} // every live worker process, any generation
+	mu          sync.Mutex
+	slots       []*slot   // the current generation
+	ready       []*worker // workers of slots that take connections
+	active      []int64   // scratch for the balancer
+	parked      []int     // connections no worker could take yet
+	generation  int
+	draining    bool
+	standby     *worker              // a ready spare of the current generation, or nil
+	standbySlot *slot                // the current generation's standby slot
+	all         map[*worker]struct{} // every live worker process, any generation
 }
 
 // slot is one worker position of a generation; a crashed worker's
@@ -117,7 +119,7 @@ type slot struct {
 
 // worker is one worker process.
 type worker struct {
-	slot    *slot
+	slot    atomic.Pointer[slot] // changes when a standby takes a slot
 	cmd     *exec.Cmd
 	ctrl    *net.UnixConn
 	started time.Time
@@ -155,6 +157,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	p.slots = slots
 	p.rebuildReady()
 	p.mu.Unlock()
+	p.startStandby(slots[0].generation)
 	p.log.Info("serving", "addr", ln.Addr().String(), "workers", len(slots))
 
 	acceptDone := make(chan struct{})
@@ -185,9 +188,14 @@ func (p *Primary) Reload(ctx context.Context) error {
 		return errors.New("reload: shutting down")
 	}
 	old := slotWorkers(p.slots)
+	if p.standbySlot != nil {
+		old = append(old, slotWorkers([]*slot{p.standbySlot})...)
+	}
+	p.standby = nil
 	p.slots = slots
 	p.rebuildReady()
 	p.mu.Unlock()
+	p.startStandby(slots[0].generation)
 	p.log.Info("reloaded: new workers serve, old ones drain", "generation", slots[0].generation)
 	go func() {
 		p.retire(old)
@@ -218,6 +226,15 @@ func (p *Primary) Workers() []WorkerStats {
 		stats = append(stats, st)
 	}
 	return stats
+}
+
+// startStandby starts the standby worker of generation gen.
+func (p *Primary) startStandby(gen int) {
+	s := &slot{id: standbyID, generation: gen}
+	p.mu.Lock()
+	p.standbySlot = s
+	p.mu.Unlock()
+	p.restart(s)
 }
 
 // startGeneration starts Options.Workers workers and waits until they all
@@ -295,13 +312,13 @@ func (p *Primary) start(s *slot) (*worker, error) {
 		return nil, fmt.Errorf("start worker %d: %w", s.id, err)
 	}
 	w := &worker{
-		slot:    s,
 		cmd:     cmd,
 		ctrl:    ctrl,
 		started: time.Now(),
 		ready:   make(chan struct{}),
 		exited:  make(chan struct{}),
 	}
+	w.slot.Store(s)
 	s.current.Store(w)
 	p.mu.Lock()
 	p.all[w] = struct{}{}
@@ -326,6 +343,9 @@ func (p *Primary) readWorker(w *worker) {
 			w.isReady.Store(true)
 			close(w.ready)
 			p.mu.Lock()
+			if s := w.slot.Load(); s.id == standbyID && p.isCurrent(s) && !w.retired.Load() {
+				p.standby = w
+			}
 			p.rebuildReady()
 			parked := p.takeParked()
 			p.mu.Unlock()
@@ -340,18 +360,20 @@ func (p *Primary) readWorker(w *worker) {
 		case msgClosed:
 			w.active.Add(-int64(n))
 		case msgServed:
-			w.slot.requests.Add(uint64(n))
+			w.slot.Load().requests.Add(uint64(n))
 		}
 	}
 }
 
 // waitWorker reaps a worker, hands its unacknowledged connections to the
-// others, and replaces it unless it was retired on purpose.
+// others, and replaces it unless it was retired on purpose: at once with
+// the standby when the worker had been serving a while, else by starting
+// a new one, backing off while workers crash in a loop.
 func (p *Primary) waitWorker(w *worker) {
 	_ = w.cmd.Wait()
 	w.ctrl.Close()
 	close(w.exited)
-	s := w.slot
+	s := w.slot.Load()
 	pid := w.cmd.Process.Pid
 
 	w.mu.Lock()
@@ -361,17 +383,24 @@ func (p *Primary) waitWorker(w *worker) {
 
 	p.mu.Lock()
 	delete(p.all, w)
-	p.rebuildReady()
-	current := !p.draining && !w.retired.Load() && len(p.slots) > 0 && p.slots[0].generation == s.generation
-	var delay time.Duration
-	if current {
+	if p.standby == w {
+		p.standby = nil
+	}
+	replace := !p.draining && !w.retired.Load() && p.isCurrent(s)
+	if replace {
 		if time.Since(w.started) < time.Second {
 			s.backoff = min(max(2*s.backoff, 100*time.Millisecond), 10*time.Second)
 		} else {
 			s.backoff = 0
 		}
-		delay = s.backoff
 	}
+	promoted := replace && s.id != standbyID && s.backoff == 0 && p.promoteStandby(s)
+	next := s // the slot to start a worker in
+	if promoted {
+		next = p.standbySlot
+	}
+	p.rebuildReady()
+	delay := s.backoff
 	p.mu.Unlock()
 
 	if w.retired.Load() {
@@ -381,24 +410,52 @@ func (p *Primary) waitWorker(w *worker) {
 			"unacknowledged_connections", len(orphans))
 	}
 	p.dispatch(orphans)
-	if !current {
+	if !replace {
 		return
 	}
 	if delay > 0 {
 		p.log.Warn("worker restarts too often; backing off", "id", s.id, "delay", delay.String())
 	}
-	time.AfterFunc(delay, func() { p.restart(s) })
+	if promoted {
+		p.log.Info("standby took over", "id", s.id, "pid", s.current.Load().cmd.Process.Pid)
+	}
+	time.AfterFunc(delay, func() { p.restart(next) })
+}
+
+// standbyID is the slot id of the standby worker: started and serving, but
+// handed no connection until a worker dies and it takes that one's slot.
+const standbyID = 0
+
+// promoteStandby moves a ready standby into s. p.mu is held.
+func (p *Primary) promoteStandby(s *slot) bool {
+	sb := p.standby
+	if sb == nil || !sb.isReady.Load() || isClosed(sb.exited) {
+		return false
+	}
+	p.standby = nil
+	sb.slot.Store(s)
+	s.current.Store(sb)
+	s.restarts.Add(1)
+	return true
+}
+
+// isCurrent reports whether s belongs to the serving generation. p.mu is
+// held.
+func (p *Primary) isCurrent(s *slot) bool {
+	return len(p.slots) > 0 && p.slots[0].generation == s.generation
 }
 
 // restart starts a replacement worker in s, retrying with backoff.
 func (p *Primary) restart(s *slot) {
 	p.mu.Lock()
-	stale := p.draining || len(p.slots) == 0 || p.slots[0].generation != s.generation
+	stale := p.draining || !p.isCurrent(s)
 	p.mu.Unlock()
 	if stale {
 		return
 	}
-	s.restarts.Add(1)
+	if s.id != standbyID {
+		s.restarts.Add(1)
+	}
 	if _, err := p.start(s); err != nil {
 		p.log.Error("restart worker", "id", s.id, "error", err)
 		p.mu.Lock()
@@ -502,7 +559,7 @@ func (w *worker) send(fds []int) error {
 			return err
 		}
 		w.active.Add(int64(len(chunk)))
-		w.slot.handed.Add(uint64(len(chunk)))
+		w.slot.Load().handed.Add(uint64(len(chunk)))
 		fds = fds[len(chunk):]
 	}
 	return nil
@@ -578,7 +635,7 @@ func (p *Primary) waitExit(workers []*worker, timeout time.Duration) {
 		case <-deadline.C:
 			for _, w := range workers {
 				if !isClosed(w.exited) {
-					p.log.Warn("worker did not drain in time; killing it", "id", w.slot.id, "pid", w.cmd.Process.Pid)
+					p.log.Warn("worker did not drain in time; killing it", "id", w.slot.Load().id, "pid", w.cmd.Process.Pid)
 					_ = w.cmd.Process.Kill()
 				}
 			}
