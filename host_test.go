@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
@@ -42,25 +43,8 @@ type server struct {
 	cmd   *exec.Cmd
 	addr  string // where it serves
 	admin string // its admin endpoints
-	log   *lockedBuffer
+	log   *logbuf.Buffer
 	exit  chan error
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 var addrLine = regexp.MustCompile(`msg="?([a-z ]+)"? addr=(\S+)`)
@@ -77,7 +61,7 @@ func serve(t *testing.T, extra ...string) *server {
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
-	s := &server{cmd: cmd, log: &lockedBuffer{}, exit: make(chan error, 1)}
+	s := &server{cmd: cmd, log: &logbuf.Buffer{}, exit: make(chan error, 1)}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill() // the workers follow (Pdeathsig)
 		<-s.exit
@@ -187,6 +171,20 @@ func TestServeAnswersAndSpreadsConnections(t *testing.T) {
 // loadResult counts requests of a bounded load.
 type loadResult struct {
 	ok, failed, failedAfter atomic.Int64
+	mu                      sync.Mutex
+	errors                  []string // the first few failures, for the log
+}
+
+func (r *loadResult) fail(after bool, why string) {
+	r.failed.Add(1)
+	if after {
+		r.failedAfter.Add(1)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errors) < 5 {
+		r.errors = append(r.errors, why)
+	}
 }
 
 // runLoad makes GET requests on new connections from 4 goroutines until
@@ -206,12 +204,12 @@ func runLoad(s *server, stop chan struct{}, mark *atomic.Bool) (*loadResult, *sy
 				default:
 				}
 				after := mark.Load()
-				if _, body, err := s.get("/load"); err != nil || body != "Hello from wasmcluster: /load\n" {
-					r.failed.Add(1)
-					if after {
-						r.failedAfter.Add(1)
-					}
-				} else {
+				switch _, body, err := s.get("/load"); {
+				case err != nil:
+					r.fail(after, err.Error())
+				case body != "Hello from wasmcluster: /load\n":
+					r.fail(after, fmt.Sprintf("body %q", body))
+				default:
 					r.ok.Add(1)
 				}
 			}
@@ -247,7 +245,7 @@ func TestKilledWorkerIsReplacedWithoutLosingConnections(t *testing.T) {
 
 	require.NotZero(t, replacedIn, "a replacement worker serves")
 	assert.LessOrEqual(t, replacedIn, 250*time.Millisecond, "replacement serving")
-	assert.Zero(t, load.failedAfter.Load(), "no connection made after the kill failed")
+	assert.Zero(t, load.failedAfter.Load(), "no connection made after the kill failed: %q", load.errors)
 	assert.LessOrEqual(t, load.failed.Load(), int64(4), "only requests in flight on the killed worker may fail")
 	assert.Greater(t, load.ok.Load(), int64(50))
 	t.Logf("replacement serving after %v; %d ok, %d failed (in flight at the kill)", replacedIn, load.ok.Load(), load.failed.Load())
@@ -270,7 +268,7 @@ func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
 	close(stop)
 	wg.Wait()
 
-	assert.Zero(t, load.failed.Load())
+	assert.Zero(t, load.failed.Load(), "failures: %q", load.errors)
 	assert.Greater(t, load.ok.Load(), int64(50))
 	after := s.workers(t)
 	for _, old := range before {

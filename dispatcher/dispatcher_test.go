@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,6 +19,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 )
 
 // The test binary is also the workers' program: started by a Primary, it
@@ -92,24 +93,7 @@ type cluster struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
+	logs   *logbuf.Buffer
 }
 
 // testCommand starts the test binary as a worker in mode; mode may change
@@ -129,7 +113,7 @@ func startCluster(t *testing.T, opts Options, mode *atomic.Value) *cluster {
 		mode = &atomic.Value{}
 		mode.Store("")
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	opts.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	opts.Command = testCommand(mode)
 	if opts.Workers == 0 {

@@ -365,23 +365,23 @@ func (ex *exchange) headerField(stack []uint64, what string) (name, value string
 }
 
 func (ex *exchange) setHeaderValue(stack []uint64) {
-	ex.inRequest("set_header_value")
-	name, value := ex.headerField(stack, "set_header_value")
-	if isHost(uint32(stack[0]), name) {
-		ex.r.Host = value
-		return
-	}
-	ex.header(uint32(stack[0]), true).Set(name, value)
+	ex.putHeader(stack, "set_header_value", http.Header.Set)
 }
 
 func (ex *exchange) addHeaderValue(stack []uint64) {
-	ex.inRequest("add_header_value")
-	name, value := ex.headerField(stack, "add_header_value")
+	ex.putHeader(stack, "add_header_value", http.Header.Add)
+}
+
+// putHeader is set_header_value and add_header_value: put is Set or Add.
+// The request's Host has one value, so both replace it.
+func (ex *exchange) putHeader(stack []uint64, what string, put func(http.Header, string, string)) {
+	ex.inRequest(what)
+	name, value := ex.headerField(stack, what)
 	if isHost(uint32(stack[0]), name) {
 		ex.r.Host = value
 		return
 	}
-	ex.header(uint32(stack[0]), true).Add(name, value)
+	put(ex.header(uint32(stack[0]), true), name, value)
 }
 
 func (ex *exchange) removeHeader(stack []uint64) {

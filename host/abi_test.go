@@ -281,7 +281,7 @@ func TestABI(t *testing.T) {
 
 func TestLogAndLogEnabled(t *testing.T) {
 	var logs logBuffer
-	logger := logs.logger()
+	logger := logs.Logger()
 	h := newGuest(t, guestWAT(`(func (export "handle_request") (result i64)
 		(call $log (i32.const 1) (i32.const 0) (i32.const 11))
 		(call $set_status_code (i32.add (i32.const 200) (call $log_enabled (i32.const -1))))
@@ -318,7 +318,7 @@ func TestGuestStdoutGoesToTheLog(t *testing.T) {
   (func (export "handle_request") (result i64)
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 64)))
     (i64.const 0)))`
-	h := newGuest(t, wat, Config{Logger: logs.logger()})
+	h := newGuest(t, wat, Config{Logger: logs.Logger()})
 	require.Equal(t, http.StatusOK, serve(h, httptest.NewRequest("GET", "/", nil)).Code)
 	out := logs.String()
 	assert.Contains(t, out, `msg="guest stdout" line="line one" request_id=`)

@@ -27,7 +27,7 @@ func cgiGuest(t *testing.T, cfg Config) *Handler {
 
 func TestCGI(t *testing.T) {
 	var logs logBuffer
-	h := cgiGuest(t, Config{Env: map[string]string{"CONFIGURED": "yes"}, Logger: logs.logger()})
+	h := cgiGuest(t, Config{Env: map[string]string{"CONFIGURED": "yes"}, Logger: logs.Logger()})
 	require.Equal(t, ModeCGI, h.Mode(), "detected from the exports")
 
 	t.Run("request in, response out", func(t *testing.T) {

@@ -1,19 +1,17 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
@@ -70,28 +68,6 @@ func serve(h http.Handler, r *http.Request) *httptest.ResponseRecorder {
 	return rec
 }
 
-// logBuffer is a slog.Logger whose text output tests can search.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func (l *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 // helloWAT is the hello handler in WAT: a header, then the greeting and
 // the request URI as the body.
 var helloWAT = guestWAT(`
@@ -116,3 +92,6 @@ func watBytes(t testing.TB, wat string) []byte {
 	t.Helper()
 	return testwasm.WAT(t, wat)
 }
+
+// logBuffer collects a Handler's log for assertions.
+type logBuffer = logbuf.Buffer

@@ -29,7 +29,7 @@ var counterWAT = guestWAT(`
 
 func TestTrapAnswers500AndReplacesTheInstance(t *testing.T) {
 	var logs logBuffer
-	h := newGuest(t, counterWAT, Config{MaxInstances: 1, Logger: logs.logger()})
+	h := newGuest(t, counterWAT, Config{MaxInstances: 1, Logger: logs.Logger()})
 	get := func() string { return serve(h, httptest.NewRequest("GET", "/", nil)).Body.String() }
 
 	assert.Equal(t, "1", get())
@@ -122,7 +122,7 @@ func TestOutOfBoundsPointersTrap(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var logs logBuffer
 			h := newGuest(t, guestWAT(`(func (export "handle_request") (result i64) `+call+` (i64.const 0))`, "0 Host"),
-				Config{GuestConfig: []byte("config"), Logger: logs.logger()})
+				Config{GuestConfig: []byte("config"), Logger: logs.Logger()})
 			req := httptest.NewRequest("POST", "/", strings.NewReader("body"))
 			rec := serve(h, req)
 			assert.Equal(t, http.StatusInternalServerError, rec.Code)
