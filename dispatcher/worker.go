@@ -74,6 +74,7 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		TLSConfig:         opts.TLSConfig,
+		ConnState:         w.track,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
@@ -103,14 +104,38 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	}
-	w.ln.waitQueued(opts.DrainTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("drain: %w", err)
+	return w.drain(srv, opts.DrainTimeout)
+}
+
+// drain serves every connection already handed over to its end, then
+// closes. It does not use http.Server.Shutdown, which drops a request that
+// arrives on a connection after the shutdown began — and a connection the
+// primary just handed over may not have sent its request yet. Instead it
+// stops taking connections, turns keep-alive off (idle connections close,
+// busy ones close after their response) and waits for the last one.
+func (w *workerServer) drain(srv *http.Server, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	w.ln.waitQueued(timeout)
+	_ = w.ln.Close()
+	srv.SetKeepAlivesEnabled(false)
+	for w.open.Load() > 0 {
+		if time.Now().After(deadline) {
+			_ = srv.Close()
+			return fmt.Errorf("drain: %d connections still open after %s", w.open.Load(), timeout)
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
-	return nil
+	return srv.Close()
+}
+
+// track counts the server's open connections, for drain.
+func (w *workerServer) track(_ net.Conn, state http.ConnState) {
+	switch state {
+	case http.StateNew:
+		w.open.Add(1)
+	case http.StateClosed, http.StateHijacked:
+		w.open.Add(-1)
+	}
 }
 
 // controlSocket opens the socket the primary passed this worker.
@@ -138,6 +163,7 @@ type workerServer struct {
 	ctrl   *net.UnixConn
 	ln     *Listener
 	served atomic.Uint64
+	open   atomic.Int64 // connections the server has not closed
 }
 
 // readPrimary takes connections from the primary into the listener until
