@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -497,4 +498,33 @@ func TestUnixSocketListener(t *testing.T) {
 	ln, err = Listen("unix:" + path)
 	require.NoError(t, err)
 	ln.Close()
+}
+
+// flakyAccepter fails with errs in turn, then stops.
+type flakyAccepter struct{ errs []error }
+
+func (f *flakyAccepter) accept(fds []int) ([]int, error) {
+	if len(f.errs) == 0 {
+		return fds, errStopped
+	}
+	err := f.errs[0]
+	f.errs = f.errs[1:]
+	return fds, err
+}
+
+func TestAcceptErrorsBackOff(t *testing.T) {
+	logs := &logbuf.Buffer{}
+	p := NewPrimary(Options{Logger: logs.Logger()})
+	emfile := fmt.Errorf("accept: %w", syscall.EMFILE)
+	start := time.Now()
+	p.acceptLoop(&flakyAccepter{errs: []error{emfile, emfile, emfile, emfile}})
+	assert.GreaterOrEqual(t, time.Since(start), 75*time.Millisecond, "waited 5+10+20+40 ms, not spinning")
+	assert.Equal(t, 4, strings.Count(logs.String(), "accept failed; backing off"))
+	assert.Contains(t, logs.String(), "delay=40ms")
+
+	logs = &logbuf.Buffer{}
+	p = NewPrimary(Options{Logger: logs.Logger()})
+	p.acceptLoop(&flakyAccepter{errs: []error{syscall.EBADF, emfile}})
+	assert.Contains(t, logs.String(), "accept failed; no longer accepting")
+	assert.NotContains(t, logs.String(), "backing off", "a hard error stops the loop")
 }

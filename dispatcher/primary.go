@@ -565,9 +565,16 @@ func (w *worker) send(fds []int) error {
 	return nil
 }
 
+// accepter yields accepted connections' fds, a batch at a time, until it
+// returns errStopped.
+type accepter interface {
+	accept(fds []int) ([]int, error)
+}
+
 // acceptLoop accepts connections until the acceptor is stopped and
-// dispatches them in batches.
-func (p *Primary) acceptLoop(acc *acceptor) {
+// dispatches them in batches. Running out of fds or memory is waited out
+// with a growing pause, not spun on.
+func (p *Primary) acceptLoop(acc accepter) {
 	batch := make([]int, 0, 64)
 	backoff := time.Duration(0)
 	for {
