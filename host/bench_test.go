@@ -8,24 +8,17 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmcluster/wasmcluster/internal/discard"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
-// discardWriter is a reusable ResponseWriter, so that benchmarks measure
-// the handler rather than the recorder.
-type discardWriter struct{ header http.Header }
-
-func (d *discardWriter) Header() http.Header         { return d.header }
-func (d *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discardWriter) WriteHeader(int)             {}
-
 func benchHandler(b *testing.B, h http.Handler) {
-	w := &discardWriter{header: make(http.Header)}
+	w := discard.New()
 	r := httptest.NewRequest("GET", "/hello?name=bench", nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		clear(w.header)
+		w.Reset()
 		h.ServeHTTP(w, r)
 	}
 }
@@ -53,10 +46,10 @@ func BenchmarkHelloParallel(b *testing.B) {
 	h := newGuest(b, helloWAT, Config{})
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		w := &discardWriter{header: make(http.Header)}
+		w := discard.New()
 		r := httptest.NewRequest("GET", "/hello?name=bench", nil)
 		for pb.Next() {
-			clear(w.header)
+			w.Reset()
 			h.ServeHTTP(w, r)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmcluster/wasmcluster/host"
+	"github.com/wasmcluster/wasmcluster/internal/discard"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
@@ -79,14 +80,6 @@ func TestEveryExampleBehavesTheSame(t *testing.T) {
 	}
 }
 
-// discard is a reusable ResponseWriter, so the benchmark measures the
-// handler.
-type discard struct{ header http.Header }
-
-func (d *discard) Header() http.Header         { return d.header }
-func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discard) WriteHeader(int)             {}
-
 // BenchmarkHello measures one GET through each example in the same run:
 // the reactors reuse live instances; the CGI commands start one per
 // request.
@@ -94,12 +87,12 @@ func BenchmarkHello(b *testing.B) {
 	for _, ex := range examples {
 		b.Run(ex.name, func(b *testing.B) {
 			h := load(b, ex.build(b), ex.mode)
-			w := &discard{header: make(http.Header)}
+			w := discard.New()
 			r := httptest.NewRequest("GET", "/hello?name=bench", nil)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				clear(w.header)
+				w.Reset()
 				h.ServeHTTP(w, r)
 			}
 		})
