@@ -12,32 +12,21 @@ import (
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
-func benchHandler(b *testing.B, h http.Handler) {
-	w := discard.New()
-	r := httptest.NewRequest("GET", "/hello?name=bench", nil)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		w.Reset()
-		h.ServeHTTP(w, r)
-	}
-}
-
 // BenchmarkHello serves the same hello request natively, through a WAT
 // guest and through the Go SDK guest, so one run shows the cost of each.
 func BenchmarkHello(b *testing.B) {
 	b.Run("native", func(b *testing.B) {
-		benchHandler(b, http.HandlerFunc(nativeHello))
+		discard.Benchmark(b, http.HandlerFunc(nativeHello))
 	})
 	b.Run("wat", func(b *testing.B) {
-		benchHandler(b, newGuest(b, helloWAT, Config{}))
+		discard.Benchmark(b, newGuest(b, helloWAT, Config{}))
 	})
 	b.Run("go-sdk", func(b *testing.B) {
 		wasm := testwasm.GoReactor(b, "examples/hello-wasm/go")
 		h, err := Load(context.Background(), wasm, Config{})
 		require.NoError(b, err)
 		b.Cleanup(func() { _ = h.Close(context.Background()) })
-		benchHandler(b, h)
+		discard.Benchmark(b, h)
 	})
 }
 

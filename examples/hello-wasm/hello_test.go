@@ -86,15 +86,7 @@ func TestEveryExampleBehavesTheSame(t *testing.T) {
 func BenchmarkHello(b *testing.B) {
 	for _, ex := range examples {
 		b.Run(ex.name, func(b *testing.B) {
-			h := load(b, ex.build(b), ex.mode)
-			w := discard.New()
-			r := httptest.NewRequest("GET", "/hello?name=bench", nil)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				w.Reset()
-				h.ServeHTTP(w, r)
-			}
+			discard.Benchmark(b, load(b, ex.build(b), ex.mode))
 		})
 	}
 }
