@@ -61,7 +61,7 @@ func runTestWorker(mode string) int {
 			if err != nil {
 				return 1
 			}
-			_, _ = ctrl.Write(encode(msgReady, 0))
+			_, _ = ctrl.Write(encode(msgReady, 0, 0))
 			select {}
 		}
 	}

@@ -333,7 +333,7 @@ func (p *Primary) start(s *slot) (*worker, error) {
 func (p *Primary) readWorker(w *worker) {
 	oob := make([]byte, oobSpace)
 	for {
-		typ, n, fds, err := readMsg(w.ctrl, oob)
+		typ, a, b, fds, err := readMsg(w.ctrl, oob)
 		if err != nil {
 			return
 		}
@@ -352,15 +352,16 @@ func (p *Primary) readWorker(w *worker) {
 			p.dispatch(parked)
 		case msgAck:
 			w.mu.Lock()
-			n = min(n, uint32(len(w.pending)))
-			acked := w.pending[:n]
-			w.pending = append([]int(nil), w.pending[n:]...)
+			a = min(a, uint32(len(w.pending)))
+			acked := w.pending[:a]
+			w.pending = append([]int(nil), w.pending[a:]...)
 			w.mu.Unlock()
 			closeAll(acked)
+			w.active.Add(-int64(b))
 		case msgClosed:
-			w.active.Add(-int64(n))
+			w.active.Add(-int64(a))
 		case msgServed:
-			w.slot.Load().requests.Add(uint64(n))
+			w.slot.Load().requests.Add(uint64(a))
 		}
 	}
 }
@@ -627,7 +628,7 @@ func (p *Primary) retire(workers []*worker) {
 	p.rebuildReady()
 	p.mu.Unlock()
 	for _, w := range workers {
-		_, _ = w.ctrl.Write(encode(msgDrain, 0))
+		_, _ = w.ctrl.Write(encode(msgDrain, 0, 0))
 	}
 }
 

@@ -13,26 +13,28 @@ import (
 
 // The control socket between the primary and a worker is a SOCK_SEQPACKET
 // socketpair: every message arrives whole. A message is one type byte and
-// a little-endian uint32; connections travel as SCM_RIGHTS on msgConns.
+// two little-endian uint32s, a and b; connections travel as SCM_RIGHTS on
+// msgConns.
 const (
-	msgConns  = 'F' // primary → worker: n connections, their fds attached
+	msgConns  = 'F' // primary → worker: a connections, their fds attached
 	msgDrain  = 'D' // primary → worker: finish in-flight requests and exit
 	msgReady  = 'Y' // worker → primary: serving
-	msgAck    = 'A' // worker → primary: received n connections
-	msgClosed = 'C' // worker → primary: n connections closed
-	msgServed = 'R' // worker → primary: served n more requests
+	msgAck    = 'A' // worker → primary: received a connections; b closed since the last report
+	msgClosed = 'C' // worker → primary: a connections closed
+	msgServed = 'R' // worker → primary: served a more requests
 )
 
-const msgSize = 5
+const msgSize = 9
 
 // maxFDsPerMsg stays under the kernel's limit of fds in one message.
 const maxFDsPerMsg = 250
 
-func encode(typ byte, n uint32) []byte {
-	var b [msgSize]byte
-	b[0] = typ
-	binary.LittleEndian.PutUint32(b[1:], n)
-	return b[:]
+func encode(typ byte, a, b uint32) []byte {
+	var m [msgSize]byte
+	m[0] = typ
+	binary.LittleEndian.PutUint32(m[1:], a)
+	binary.LittleEndian.PutUint32(m[5:], b)
+	return m[:]
 }
 
 // socketpair returns the primary's end as a connection and the worker's
@@ -61,22 +63,22 @@ func sendConns(c *net.UnixConn, fds []int) error {
 	}
 	var sendErr error
 	err = raw.Control(func(fd uintptr) {
-		sendErr = unix.Sendmsg(int(fd), encode(msgConns, uint32(len(fds))), unix.UnixRights(fds...), nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		sendErr = unix.Sendmsg(int(fd), encode(msgConns, uint32(len(fds)), 0), unix.UnixRights(fds...), nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 	})
 	return errors.Join(err, sendErr)
 }
 
 // readMsg reads one message, and the fds that came with it.
-func readMsg(c *net.UnixConn, oob []byte) (typ byte, n uint32, fds []int, err error) {
-	var b [msgSize]byte
-	nb, noob, _, _, err := c.ReadMsgUnix(b[:], oob)
+func readMsg(c *net.UnixConn, oob []byte) (typ byte, a, b uint32, fds []int, err error) {
+	var m [msgSize]byte
+	nb, noob, _, _, err := c.ReadMsgUnix(m[:], oob)
 	if err != nil {
-		return 0, 0, nil, err
+		return 0, 0, 0, nil, err
 	}
 	if noob > 0 {
 		msgs, perr := unix.ParseSocketControlMessage(oob[:noob])
 		if perr != nil {
-			return 0, 0, nil, fmt.Errorf("control message: %w", perr)
+			return 0, 0, 0, nil, fmt.Errorf("control message: %w", perr)
 		}
 		for _, m := range msgs {
 			got, perr := unix.ParseUnixRights(&m)
@@ -87,9 +89,9 @@ func readMsg(c *net.UnixConn, oob []byte) (typ byte, n uint32, fds []int, err er
 	}
 	if nb != msgSize {
 		closeAll(fds)
-		return 0, 0, nil, fmt.Errorf("control message of %d bytes", nb)
+		return 0, 0, 0, nil, fmt.Errorf("control message of %d bytes", nb)
 	}
-	return b[0], binary.LittleEndian.Uint32(b[1:]), fds, nil
+	return m[0], binary.LittleEndian.Uint32(m[1:]), binary.LittleEndian.Uint32(m[5:]), fds, nil
 }
 
 // oobSpace is room for the largest batch of fds in one message.

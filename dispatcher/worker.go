@@ -90,7 +90,7 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	go w.readPrimary(drain, gone)
 	stopReports := w.reportServed()
 	defer stopReports()
-	if _, err := ctrl.Write(encode(msgReady, 0)); err != nil {
+	if _, err := ctrl.Write(encode(msgReady, 0, 0)); err != nil {
 		return ErrPrimaryGone
 	}
 
@@ -163,6 +163,7 @@ type workerServer struct {
 	ctrl   *net.UnixConn
 	ln     *Listener
 	served atomic.Uint64
+	closed atomic.Int64 // connections closed and not yet reported
 	open   atomic.Int64 // connections the server has not closed
 }
 
@@ -171,7 +172,7 @@ type workerServer struct {
 func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 	oob := make([]byte, oobSpace)
 	for {
-		typ, _, fds, err := readMsg(w.ctrl, oob)
+		typ, _, _, fds, err := readMsg(w.ctrl, oob)
 		if err != nil {
 			close(gone)
 			return
@@ -181,7 +182,8 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 			for _, fd := range fds {
 				w.ln.push(fd)
 			}
-			if _, err := w.ctrl.Write(encode(msgAck, uint32(len(fds)))); err != nil {
+			closed := w.closed.Swap(0)
+			if _, err := w.ctrl.Write(encode(msgAck, uint32(len(fds)), uint32(closed))); err != nil {
 				close(gone)
 				return
 			}
@@ -194,10 +196,10 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 	}
 }
 
-// connClosed tells the primary, which balances by live connections.
-func (w *workerServer) connClosed() {
-	_, _ = w.ctrl.Write(encode(msgClosed, 1))
-}
+// connClosed counts a closed connection, for the primary, which balances
+// by live connections. The count rides on the next acknowledgement, or
+// goes in the next report.
+func (w *workerServer) connClosed() { w.closed.Add(1) }
 
 // count wraps h to count the requests served.
 func (w *workerServer) count(h http.Handler) http.Handler {
@@ -207,14 +209,18 @@ func (w *workerServer) count(h http.Handler) http.Handler {
 	})
 }
 
-// reportServed sends the request count to the primary every 100 ms and
-// once more when stopped.
+// reportServed sends the request count, and connections closed since the
+// last acknowledgement, to the primary every 100 ms and once more when
+// stopped.
 func (w *workerServer) reportServed() (stop func()) {
 	var reported uint64
 	report := func() {
 		if n := w.served.Load(); n > reported {
-			_, _ = w.ctrl.Write(encode(msgServed, uint32(n-reported)))
+			_, _ = w.ctrl.Write(encode(msgServed, uint32(n-reported), 0))
 			reported = n
+		}
+		if n := w.closed.Swap(0); n > 0 {
+			_, _ = w.ctrl.Write(encode(msgClosed, uint32(n), 0))
 		}
 	}
 	t := time.NewTicker(100 * time.Millisecond)
