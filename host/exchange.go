@@ -57,8 +57,14 @@ type capturedResponse struct {
 	header   http.Header
 	status   int
 	body     []byte
-	replaced bool // the guest has written in handle_response
+	max      int64 // MaxResponseBody; negative: no limit
+	overflow bool  // next wrote more than max
+	replaced bool  // the guest has written in handle_response
 }
+
+// errResponseTooLarge fails a next handler that writes more than
+// MaxResponseBody into a buffered response.
+var errResponseTooLarge = errors.New("the next handler's response is over the limit")
 
 func (c *capturedResponse) Header() http.Header { return c.header }
 func (c *capturedResponse) WriteHeader(code int) {
@@ -69,6 +75,10 @@ func (c *capturedResponse) WriteHeader(code int) {
 func (c *capturedResponse) Write(p []byte) (int, error) {
 	if c.status == 0 {
 		c.status = http.StatusOK
+	}
+	if c.max >= 0 && int64(len(c.body)+len(p)) > c.max {
+		c.overflow = true
+		return 0, errResponseTooLarge
 	}
 	c.body = append(c.body, p...)
 	return len(p), nil
@@ -107,10 +117,19 @@ func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, next http.Hand
 		seq:          seq,
 		features:     ex.inst.baseFeatures,
 		status:       http.StatusOK,
-		readBuffered: ex.readBuffered[:0],
-		newBody:      ex.newBody[:0],
-		capture:      capturedResponse{body: ex.capture.body[:0]},
+		readBuffered: reuse(ex.readBuffered),
+		newBody:      reuse(ex.newBody),
+		capture:      capturedResponse{body: reuse(ex.capture.body)},
 	}
+}
+
+// reuse empties a buffer for the next request, unless it grew large: an
+// idle instance should not hold on to a big body.
+func reuse(b []byte) []byte {
+	if cap(b) > 64<<10 {
+		return nil
+	}
+	return b[:0]
 }
 
 // clear drops the references to the finished request.
@@ -172,6 +191,9 @@ func (ex *exchange) run() error {
 	}
 	ex.afterNext = true
 	panicked := ex.callNext()
+	if ex.captured != nil && ex.captured.overflow && panicked == nil {
+		return errResponseTooLarge
+	}
 	if inst.handleResponse != nil {
 		inst.stack[0] = ctxNext >> 32
 		inst.stack[1] = 0
@@ -209,6 +231,7 @@ func (ex *exchange) callNext() (panicked any) {
 	var w http.ResponseWriter
 	if ex.features&featureBufferResponse != 0 {
 		ex.capture.header = make(http.Header)
+		ex.capture.max = ex.inst.h.cfg.MaxResponseBody
 		ex.captured = &ex.capture
 		w = ex.captured
 	} else {
@@ -294,6 +317,8 @@ func (ex *exchange) fail(err error) {
 	case ex.tooLarge:
 		status = http.StatusRequestEntityTooLarge
 		inst.log(slog.LevelWarn, "request body over the limit", "max_body", inst.h.cfg.MaxRequestBody)
+	case errors.Is(err, errResponseTooLarge):
+		inst.log(slog.LevelError, err.Error(), "max_response", inst.h.cfg.MaxResponseBody)
 	default:
 		inst.log(slog.LevelError, "guest trapped", "error", err.Error())
 	}

@@ -246,3 +246,20 @@ func TestInstrumenterRefusesWhatItCannotRead(t *testing.T) {
 	_, err = parseSections([]byte("not wasm"))
 	assert.Error(t, err)
 }
+
+func TestBufferedNextResponseOverTheLimit(t *testing.T) {
+	var logs logBuffer
+	big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(strings.Repeat("x", 200)))
+	})
+	h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    (drop (call $enable_features (i32.const 2)))
+    (i64.const 1))
+  (func (export "handle_response") (param i32 i32) unreachable)`),
+		Config{MaxResponseBody: 100, Next: big, Logger: logs.Logger()})
+	rec := serve(h, httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	assert.Contains(t, logs.String(), "the next handler's response is over the limit")
+	assert.NotContains(t, logs.String(), "unreachable", "handle_response did not run on a cut-off body")
+}
