@@ -4,21 +4,25 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// errStopped is returned by acceptor.accept after stop.
+// errStopped is returned by acceptor.accept after close.
 var errStopped = errors.New("acceptor stopped")
 
 // acceptor accepts on the listening socket with raw accept4 calls, so a
 // connection costs the primary no more than accept, sendmsg and close: it
-// never becomes a net.Conn here. It waits in poll(2) on the socket and on
-// a pipe that stop writes to.
+// never becomes a net.Conn here. It waits for connections in Go's network
+// poller, as net.Listener.Accept does. (A listener's own RawConn refuses
+// Read, so the acceptor polls a duplicate of its socket, as a file.)
 type acceptor struct {
-	fd   int    // a duplicate of the listener's socket
-	wake [2]int // pipe: stop writes, poll wakes
+	file   *os.File
+	raw    syscall.RawConn
+	closed atomic.Bool
 }
 
 func newAcceptor(ln net.Listener) (*acceptor, error) {
@@ -30,57 +34,65 @@ func newAcceptor(ln net.Listener) (*acceptor, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &acceptor{fd: -1}
-	var dupErr error
+	_, isTCP := ln.(*net.TCPListener)
+	dup, dupErr := -1, error(nil)
 	if err := raw.Control(func(fd uintptr) {
-		a.fd, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		if isTCP {
+			setConnOptions(int(fd))
+		}
+		dup, dupErr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
 	}); err != nil {
 		return nil, err
 	}
 	if dupErr != nil {
 		return nil, fmt.Errorf("listening socket: %w", dupErr)
 	}
-	if err := unix.Pipe2(a.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-		unix.Close(a.fd)
-		return nil, fmt.Errorf("pipe: %w", err)
+	// The socket is non-blocking, so the file joins the network poller.
+	a := &acceptor{file: os.NewFile(uintptr(dup), "listener")}
+	if a.raw, err = a.file.SyscallConn(); err != nil {
+		a.file.Close()
+		return nil, err
 	}
 	return a, nil
 }
 
-// accept waits for connections and appends those ready, up to cap(fds).
-func (a *acceptor) accept(fds []int) ([]int, error) {
-	pfd := []unix.PollFd{{Fd: int32(a.fd), Events: unix.POLLIN}, {Fd: int32(a.wake[0]), Events: unix.POLLIN}}
-	for {
-		if _, err := unix.Poll(pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
-			return fds, fmt.Errorf("poll: %w", err)
-		}
-		if pfd[1].Revents != 0 {
-			return fds, errStopped
-		}
-		if pfd[0].Revents != 0 {
-			break
-		}
-	}
-	for len(fds) < cap(fds) {
-		nfd, _, err := unix.Accept4(a.fd, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
-		switch {
-		case err == nil:
-			fds = append(fds, nfd)
-		case errors.Is(err, unix.EAGAIN):
-			return fds, nil
-		case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
-		default:
-			return fds, err
-		}
-	}
-	return fds, nil
+// setConnOptions sets, on a listening TCP socket, the options its
+// connections inherit and that a net.TCPListener would set on each: no
+// Nagle delay, and keep-alive probes after 15 s idle.
+func setConnOptions(fd int) {
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE, 15)
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, 15)
 }
 
-// stop makes accept return errStopped.
-func (a *acceptor) stop() { _, _ = unix.Write(a.wake[1], []byte{0}) }
+// accept waits for connections and appends those ready, up to cap(fds).
+func (a *acceptor) accept(fds []int) ([]int, error) {
+	var acceptErr error
+	err := a.raw.Read(func(fd uintptr) bool {
+		for len(fds) < cap(fds) {
+			nfd, _, err := unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+			switch {
+			case err == nil:
+				fds = append(fds, nfd)
+			case errors.Is(err, unix.EAGAIN):
+				return len(fds) > 0 // none yet: wait in the poller
+			case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
+			default:
+				acceptErr = err
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil && a.closed.Load() {
+		return fds, errStopped
+	}
+	return fds, errors.Join(err, acceptErr)
+}
 
+// close makes accept return errStopped.
 func (a *acceptor) close() {
-	unix.Close(a.fd)
-	unix.Close(a.wake[0])
-	unix.Close(a.wake[1])
+	a.closed.Store(true)
+	_ = a.file.Close()
 }

@@ -337,7 +337,7 @@ func TestDeadWorkerIsReplacedAndLosesNoQueuedConnection(t *testing.T) {
 		w := c.p.Workers()[1]
 		return w.Ready && w.PID != stalled.PID && w.Restarts == 1
 	}, 10*time.Second, 5*time.Millisecond, "a replacement serves")
-	assert.Contains(t, c.logs.String(), fmt.Sprintf("msg=\"worker died\" id=2 pid=%d status=\"signal: killed\" unacknowledged_connections=3", stalled.PID))
+	assert.Contains(t, c.logs.String(), fmt.Sprintf("msg=\"worker died\" id=2 pid=%d status=\"signal: killed\" undelivered_connections=3", stalled.PID))
 }
 
 func TestCrashLoopBacksOff(t *testing.T) {

@@ -6,8 +6,8 @@
 // workers by running its own program again, accepts connections, and hands
 // each to a worker by passing its file descriptor over a Unix socket
 // (SCM_RIGHTS), round-robin or to the worker with the fewest live
-// connections. It keeps every connection until the worker acknowledges it,
-// so a connection handed to a worker that dies goes to another one. It
+// connections. A connection handed to a worker that dies before taking it
+// goes to another one. It
 // replaces workers that exit (backing off when they crash in a loop),
 // drains on request, and reloads by starting a new generation of workers
 // and draining the old one once the new one serves.

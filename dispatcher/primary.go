@@ -122,6 +122,7 @@ type worker struct {
 	slot    atomic.Pointer[slot] // changes when a standby takes a slot
 	cmd     *exec.Cmd
 	ctrl    *net.UnixConn
+	inbox   *os.File // the worker's end of ctrl, for undelivered
 	started time.Time
 	ready   chan struct{} // closed when the worker serves
 	exited  chan struct{} // closed when the process is gone
@@ -129,9 +130,7 @@ type worker struct {
 	retired atomic.Bool // being drained on purpose: not to be replaced
 	isReady atomic.Bool
 
-	mu      sync.Mutex
-	pending []int // connections sent and not yet acknowledged
-	batch   []int // scratch for dispatch, guarded by Primary.mu
+	batch []int // scratch for dispatch, guarded by Primary.mu
 }
 
 // NewPrimary returns a Primary; Serve starts it.
@@ -148,7 +147,6 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
-	defer acc.close()
 	slots, err := p.startGeneration(ctx)
 	if err != nil {
 		return err
@@ -166,7 +164,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 		p.acceptLoop(acc)
 	}()
 	<-ctx.Done()
-	acc.stop()
+	acc.close()
 	<-acceptDone
 	_ = ln.Close()
 	p.drain()
@@ -293,7 +291,6 @@ func (p *Primary) start(s *slot) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer child.Close()
 	cmd := p.opts.Command()
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
@@ -309,11 +306,13 @@ func (p *Primary) start(s *slot) (*worker, error) {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL // and EOF on the control socket
 	if err := cmd.Start(); err != nil {
 		ctrl.Close()
+		child.Close()
 		return nil, fmt.Errorf("start worker %d: %w", s.id, err)
 	}
 	w := &worker{
 		cmd:     cmd,
 		ctrl:    ctrl,
+		inbox:   child,
 		started: time.Now(),
 		ready:   make(chan struct{}),
 		exited:  make(chan struct{}),
@@ -333,7 +332,7 @@ func (p *Primary) start(s *slot) (*worker, error) {
 func (p *Primary) readWorker(w *worker) {
 	oob := make([]byte, oobSpace)
 	for {
-		typ, a, b, fds, err := readMsg(w.ctrl, oob)
+		typ, a, _, fds, err := readMsg(w.ctrl, oob)
 		if err != nil {
 			return
 		}
@@ -350,14 +349,6 @@ func (p *Primary) readWorker(w *worker) {
 			parked := p.takeParked()
 			p.mu.Unlock()
 			p.dispatch(parked)
-		case msgAck:
-			w.mu.Lock()
-			a = min(a, uint32(len(w.pending)))
-			acked := w.pending[:a]
-			w.pending = append([]int(nil), w.pending[a:]...)
-			w.mu.Unlock()
-			closeAll(acked)
-			w.active.Add(-int64(b))
 		case msgClosed:
 			w.active.Add(-int64(a))
 		case msgServed:
@@ -366,7 +357,7 @@ func (p *Primary) readWorker(w *worker) {
 	}
 }
 
-// waitWorker reaps a worker, hands its unacknowledged connections to the
+// waitWorker reaps a worker, hands the connections it never took to the
 // others, and replaces it unless it was retired on purpose: at once with
 // the standby when the worker had been serving a while, else by starting
 // a new one, backing off while workers crash in a loop.
@@ -376,11 +367,6 @@ func (p *Primary) waitWorker(w *worker) {
 	close(w.exited)
 	s := w.slot.Load()
 	pid := w.cmd.Process.Pid
-
-	w.mu.Lock()
-	orphans := w.pending
-	w.pending = nil
-	w.mu.Unlock()
 
 	p.mu.Lock()
 	delete(p.all, w)
@@ -403,12 +389,15 @@ func (p *Primary) waitWorker(w *worker) {
 	p.rebuildReady()
 	delay := s.backoff
 	p.mu.Unlock()
+	// No dispatch sends to w any more: what is queued for it stays there.
+	orphans := drainQueue(w.inbox)
+	w.inbox.Close()
 
 	if w.retired.Load() {
 		p.log.Info("worker exited", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String())
 	} else {
 		p.log.Error("worker died", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String(),
-			"unacknowledged_connections", len(orphans))
+			"undelivered_connections", len(orphans))
 	}
 	p.dispatch(orphans)
 	if !replace {
@@ -523,8 +512,8 @@ func (p *Primary) dispatch(fds []int) {
 				kept = append(kept, w)
 				continue
 			}
-			if err := w.send(w.batch); err != nil {
-				failed = append(failed, w.batch...)
+			if sent, err := w.send(w.batch); err != nil {
+				failed = append(failed, w.batch[sent:]...)
 			} else {
 				kept = append(kept, w)
 			}
@@ -545,25 +534,23 @@ func (p *Primary) dispatch(fds []int) {
 	p.parked = append(p.parked, fds...)
 }
 
-// send passes fds to the worker, keeping them until it acknowledges.
-func (w *worker) send(fds []int) error {
-	for len(fds) > 0 {
-		chunk := fds[:min(len(fds), maxFDsPerMsg)]
-		w.mu.Lock()
-		w.pending = append(w.pending, chunk...)
-		err := sendConns(w.ctrl, chunk)
-		if err != nil {
-			w.pending = w.pending[:len(w.pending)-len(chunk)]
+// send passes fds to the worker and closes the primary's copies: the
+// message holds them until the worker reads it, or the primary reads it
+// back if the worker dies first. It returns how many it sent; the rest
+// stay open.
+func (w *worker) send(fds []int) (int, error) {
+	sent := 0
+	for sent < len(fds) {
+		chunk := fds[sent:min(len(fds), sent+maxFDsPerMsg)]
+		if err := sendConns(w.ctrl, chunk); err != nil {
+			return sent, err
 		}
-		w.mu.Unlock()
-		if err != nil {
-			return err
-		}
+		closeAll(chunk)
 		w.active.Add(int64(len(chunk)))
 		w.slot.Load().handed.Add(uint64(len(chunk)))
-		fds = fds[len(chunk):]
+		sent += len(chunk)
 	}
-	return nil
+	return sent, nil
 }
 
 // accepter yields accepted connections' fds, a batch at a time, until it

@@ -15,11 +15,15 @@ import (
 // socketpair: every message arrives whole. A message is one type byte and
 // two little-endian uint32s, a and b; connections travel as SCM_RIGHTS on
 // msgConns.
+//
+// The primary keeps the worker's end open as well as its own. A message
+// the worker has not read stays queued on that end, so when a worker dies
+// the primary reads back the connections it never took (see
+// worker.undelivered) — no acknowledgement has to travel per connection.
 const (
 	msgConns  = 'F' // primary → worker: a connections, their fds attached
 	msgDrain  = 'D' // primary → worker: finish in-flight requests and exit
 	msgReady  = 'Y' // worker → primary: serving
-	msgAck    = 'A' // worker → primary: received a connections; b closed since the last report
 	msgClosed = 'C' // worker → primary: a connections closed
 	msgServed = 'R' // worker → primary: served a more requests
 )
@@ -38,7 +42,7 @@ func encode(typ byte, a, b uint32) []byte {
 }
 
 // socketpair returns the primary's end as a connection and the worker's
-// end as a file to pass in ExtraFiles.
+// end as a file to pass in ExtraFiles and then keep.
 func socketpair() (*net.UnixConn, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -55,7 +59,7 @@ func socketpair() (*net.UnixConn, *os.File, error) {
 }
 
 // sendConns passes fds over c without blocking. It fails with EAGAIN when
-// the worker's queue is full, and with EPIPE when the worker is gone.
+// the worker's queue is full — as it soon is when the worker is gone.
 func sendConns(c *net.UnixConn, fds []int) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
@@ -75,8 +79,13 @@ func readMsg(c *net.UnixConn, oob []byte) (typ byte, a, b uint32, fds []int, err
 	if err != nil {
 		return 0, 0, 0, nil, err
 	}
-	if noob > 0 {
-		msgs, perr := unix.ParseSocketControlMessage(oob[:noob])
+	return parseMsg(m[:nb], oob[:noob])
+}
+
+// parseMsg decodes a message read into m, with its control data oob.
+func parseMsg(m, oob []byte) (typ byte, a, b uint32, fds []int, err error) {
+	if len(oob) > 0 {
+		msgs, perr := unix.ParseSocketControlMessage(oob)
 		if perr != nil {
 			return 0, 0, 0, nil, fmt.Errorf("control message: %w", perr)
 		}
@@ -87,11 +96,39 @@ func readMsg(c *net.UnixConn, oob []byte) (typ byte, a, b uint32, fds []int, err
 			}
 		}
 	}
-	if nb != msgSize {
+	if len(m) != msgSize {
 		closeAll(fds)
-		return 0, 0, 0, nil, fmt.Errorf("control message of %d bytes", nb)
+		return 0, 0, 0, nil, fmt.Errorf("control message of %d bytes", len(m))
 	}
 	return m[0], binary.LittleEndian.Uint32(m[1:]), binary.LittleEndian.Uint32(m[5:]), fds, nil
+}
+
+// drainQueue reads, without waiting, the messages queued on end — the
+// worker's end of a control socket whose worker is gone — and returns the
+// fds of the connections they carried.
+func drainQueue(end *os.File) []int {
+	raw, err := end.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	m := make([]byte, msgSize+1)
+	oob := make([]byte, oobSpace)
+	_ = raw.Control(func(fd uintptr) {
+		for {
+			nb, noob, _, _, err := unix.Recvmsg(int(fd), m, oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+			if err != nil || nb == 0 {
+				return
+			}
+			typ, _, _, got, err := parseMsg(m[:nb], oob[:noob])
+			if err == nil && typ == msgConns {
+				fds = append(fds, got...)
+			} else {
+				closeAll(got)
+			}
+		}
+	})
+	return fds
 }
 
 // oobSpace is room for the largest batch of fds in one message.

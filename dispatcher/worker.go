@@ -182,11 +182,6 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 			for _, fd := range fds {
 				w.ln.push(fd)
 			}
-			closed := w.closed.Swap(0)
-			if _, err := w.ctrl.Write(encode(msgAck, uint32(len(fds)), uint32(closed))); err != nil {
-				close(gone)
-				return
-			}
 		case msgDrain:
 			close(drain)
 			drain = nil
@@ -196,10 +191,25 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 	}
 }
 
-// connClosed counts a closed connection, for the primary, which balances
-// by live connections. The count rides on the next acknowledgement, or
-// goes in the next report.
-func (w *workerServer) connClosed() { w.closed.Add(1) }
+// closedReportDelay gathers the connections that close within it into one
+// report to the primary, which balances by live connections.
+const closedReportDelay = 2 * time.Millisecond
+
+// connClosed counts a closed connection and, with the first one since the
+// last report, schedules the next report.
+func (w *workerServer) connClosed() {
+	if w.closed.Add(1) == 1 {
+		time.AfterFunc(closedReportDelay, w.reportClosed)
+	}
+}
+
+// reportClosed tells the primary how many connections closed since the
+// last report.
+func (w *workerServer) reportClosed() {
+	if n := w.closed.Swap(0); n > 0 {
+		_, _ = w.ctrl.Write(encode(msgClosed, uint32(n), 0))
+	}
+}
 
 // count wraps h to count the requests served.
 func (w *workerServer) count(h http.Handler) http.Handler {
@@ -209,8 +219,8 @@ func (w *workerServer) count(h http.Handler) http.Handler {
 	})
 }
 
-// reportServed sends the request count, and connections closed since the
-// last acknowledgement, to the primary every 100 ms and once more when
+// reportServed sends the request count to the primary every 100 ms and
+// once more, with the connections closed since the last report, when
 // stopped.
 func (w *workerServer) reportServed() (stop func()) {
 	var reported uint64
@@ -218,9 +228,6 @@ func (w *workerServer) reportServed() (stop func()) {
 		if n := w.served.Load(); n > reported {
 			_, _ = w.ctrl.Write(encode(msgServed, uint32(n-reported), 0))
 			reported = n
-		}
-		if n := w.closed.Swap(0); n > 0 {
-			_, _ = w.ctrl.Write(encode(msgClosed, uint32(n), 0))
 		}
 	}
 	t := time.NewTicker(100 * time.Millisecond)
@@ -234,6 +241,7 @@ func (w *workerServer) reportServed() (stop func()) {
 				report()
 			case <-done:
 				report()
+				w.reportClosed()
 				return
 			}
 		}
@@ -262,14 +270,9 @@ func NewListener(addr net.Addr) *Listener {
 
 // push turns a received fd into a connection and queues it for Accept.
 func (l *Listener) push(fd int) {
-	f := os.NewFile(uintptr(fd), "conn")
-	c, err := net.FileConn(f)
-	f.Close()
+	c, err := newConn(fd, l.onClose)
 	if err != nil {
-		return
-	}
-	if l.onClose != nil {
-		c = &trackedConn{Conn: c, onClose: l.onClose}
+		return // the client is gone already
 	}
 	select {
 	case l.conns <- c:
@@ -304,26 +307,4 @@ func (l *Listener) waitQueued(timeout time.Duration) {
 	for len(l.conns) > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
-}
-
-// trackedConn reports its Close once.
-type trackedConn struct {
-	net.Conn
-	once    sync.Once
-	onClose func()
-}
-
-func (c *trackedConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.onClose)
-	return err
-}
-
-// CloseWrite half-closes a TCP connection, which net/http uses to close
-// gracefully.
-func (c *trackedConn) CloseWrite() error {
-	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
-		return cw.CloseWrite()
-	}
-	return nil
 }

@@ -1,0 +1,116 @@
+package dispatcher
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// conn is a connection the primary handed over, served straight from the
+// received fd. net.FileConn would cost a worker five more system calls per
+// connection (dup, close, and socket options and type it can do without);
+// the fd is non-blocking already, so an os.File of it joins the network
+// poller just as a net.Conn does.
+type conn struct {
+	f             *os.File
+	local, remote net.Addr
+	once          sync.Once
+	onClose       func() // called once, on Close; may be nil
+}
+
+// newConn takes ownership of fd. It fails, closing fd, when the socket is
+// not connected any more.
+func newConn(fd int, onClose func()) (*conn, error) {
+	local, err := unix.Getsockname(fd)
+	if err == nil {
+		var remote unix.Sockaddr
+		if remote, err = unix.Getpeername(fd); err == nil {
+			return &conn{
+				f:       os.NewFile(uintptr(fd), "conn"),
+				local:   sockaddrAddr(local),
+				remote:  sockaddrAddr(remote),
+				onClose: onClose,
+			}, nil
+		}
+	}
+	unix.Close(fd)
+	return nil, err
+}
+
+// sockaddrAddr converts a socket address as the net package would.
+func sockaddrAddr(sa unix.Sockaddr) net.Addr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
+		if sa.ZoneId != 0 {
+			a.Zone = strconv.Itoa(int(sa.ZoneId))
+		}
+		return a
+	case *unix.SockaddrUnix:
+		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
+	}
+	return &net.UnixAddr{Net: "unix"} // unnamed
+}
+
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	return n, c.opError("read", err)
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.f.Write(p)
+	return n, c.opError("write", err)
+}
+
+// Close closes the connection and reports it, once.
+func (c *conn) Close() error {
+	err := c.f.Close()
+	if c.onClose != nil {
+		c.once.Do(c.onClose)
+	}
+	return c.opError("close", err)
+}
+
+// CloseWrite half-closes the connection, which net/http does to close
+// gracefully.
+func (c *conn) CloseWrite() error {
+	raw, err := c.f.SyscallConn()
+	if err != nil {
+		return c.opError("close", err)
+	}
+	var shutErr error
+	if err := raw.Control(func(fd uintptr) { shutErr = unix.Shutdown(int(fd), unix.SHUT_WR) }); err != nil {
+		return c.opError("close", err)
+	}
+	return c.opError("close", shutErr)
+}
+
+func (c *conn) LocalAddr() net.Addr                { return c.local }
+func (c *conn) RemoteAddr() net.Addr               { return c.remote }
+func (c *conn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
+func (c *conn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
+func (c *conn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }
+
+// opError gives an error the form net.Conn's take, which net/http tells
+// apart: a *net.OpError, with net.ErrClosed for a closed connection and
+// io.EOF as it is.
+func (c *conn) opError(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	if pe, ok := err.(*os.PathError); ok {
+		err = pe.Err
+	}
+	if errors.Is(err, os.ErrClosed) {
+		err = net.ErrClosed
+	}
+	return &net.OpError{Op: op, Net: c.local.Network(), Source: c.local, Addr: c.remote, Err: err}
+}
