@@ -135,16 +135,21 @@ func field(get func([]byte) int) []byte {
 	return scratch[:n]
 }
 
-// readList reads a NUL-terminated list field into dst[:0], interning the
-// strings.
-func readList(dst []string, get func([]byte) (int, int)) []string {
+// list calls get until the NUL-terminated list field fits in scratch,
+// growing it, and returns the field; it is valid until the next call.
+func list(get func([]byte) (int, int)) []byte {
 	_, n := get(scratch)
 	if n > len(scratch) {
 		scratch = make([]byte, n)
 		_, n = get(scratch)
 	}
-	dst = dst[:0]
-	for b := scratch[:n]; len(b) > 0; {
+	return scratch[:n]
+}
+
+// splitList appends the strings of a NUL-terminated list to dst,
+// interning them.
+func splitList(dst []string, b []byte) []string {
+	for len(b) > 0 {
 		i := bytes.IndexByte(b, 0)
 		if i < 0 {
 			i = len(b)
@@ -192,12 +197,95 @@ func canonicalKey(name string) string {
 	return k
 }
 
-// exchange is one request as the guest sees it.
+// reused returns s when b holds the same bytes — no allocation — and a
+// new string of b otherwise. A request mostly repeats the previous one's
+// fields: the same client on the same connection, asking for the same
+// kind of thing.
+func reused(s string, b []byte) string {
+	if string(b) == s {
+		return s
+	}
+	return string(b)
+}
+
+// exchange is one request as the guest sees it, and what is kept of the
+// previous one for reuse.
 type exchange struct {
 	req    *http.Request
-	method string // as the host has it, to forward only changes
+	method string // as the host has them, to forward only changes
 	uri    string
-	names  []string // request header names as the host has them
+	host   string
+	proto  string
+	addr   string
+	url    url.URL // uri parsed, before the handler could change it
+
+	headers headerFields
+}
+
+// headerFields are the request's header fields as the host sent them.
+// Each list is kept as raw bytes next to its parsed form, so a request
+// repeating the previous one's names and values costs no parsing and no
+// allocation.
+type headerFields struct {
+	namesRaw []byte
+	names    []string // as the host has them (lowercase)
+	keys     []string // canonical, in the same order
+	valsRaw  [][]byte // per name
+	vals     [][]string
+	values   []string // the current request's values, backing its Header
+
+	host, contentLength, transferEncoding int // indexes in names, or -1
+}
+
+// read refreshes f from the host and fills h, which must be empty.
+func (f *headerFields) read(h http.Header) {
+	raw := list(func(b []byte) (int, int) { return abi.getHeaderNames(kindRequest, b) })
+	if !bytes.Equal(raw, f.namesRaw) || f.namesRaw == nil {
+		f.parseNames(raw)
+	}
+	f.values = f.values[:0]
+	for i, name := range f.names {
+		raw := list(func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
+		if !bytes.Equal(raw, f.valsRaw[i]) || f.valsRaw[i] == nil {
+			f.valsRaw[i] = append(f.valsRaw[i][:0:0], raw...)
+			f.vals[i] = splitList(f.vals[i][:0:0], raw)
+		}
+		// The handler gets copies it may change: the cache stays intact.
+		at := len(f.values)
+		f.values = append(f.values, f.vals[i]...)
+		if i != f.host {
+			h[f.keys[i]] = f.values[at:len(f.values):len(f.values)]
+		}
+	}
+}
+
+func (f *headerFields) parseNames(raw []byte) {
+	f.namesRaw = append(f.namesRaw[:0], raw...)
+	f.names = splitList(f.names[:0], raw)
+	f.keys = f.keys[:0]
+	f.host, f.contentLength, f.transferEncoding = -1, -1, -1
+	for i, name := range f.names {
+		key := canonicalKey(name)
+		f.keys = append(f.keys, key)
+		switch key {
+		case "Host":
+			f.host = i
+		case "Content-Length":
+			f.contentLength = i
+		case "Transfer-Encoding":
+			f.transferEncoding = i
+		}
+	}
+	f.valsRaw = append(f.valsRaw[:0], make([][]byte, len(f.names))...)
+	f.vals = append(f.vals[:0], make([][]string, len(f.names))...)
+}
+
+// value returns the first value of the field at index i, or "".
+func (f *headerFields) value(i int) string {
+	if i < 0 || len(f.vals[i]) == 0 {
+		return ""
+	}
+	return f.vals[i][0]
 }
 
 // state is reused for every request: an instance serves one request at a
@@ -240,36 +328,42 @@ func reuse(h http.Header) http.Header {
 
 // request builds the *http.Request from the host's fields.
 func (ex *exchange) request() *http.Request {
-	ex.method = intern(field(abi.getMethod))
-	ex.uri = string(field(abi.getURI))
-	proto := intern(field(abi.getProtocolVersion))
-	u := &state.url
-	if err := parseURI(u, ex.uri); err != nil {
-		*u = url.URL{Path: ex.uri}
+	if b := field(abi.getMethod); string(b) != ex.method {
+		ex.method = intern(b)
 	}
+	if b := field(abi.getURI); string(b) != ex.uri || ex.uri == "" {
+		ex.uri = string(b)
+		if err := parseURI(&ex.url, ex.uri); err != nil {
+			ex.url = url.URL{Path: ex.uri}
+		}
+	}
+	if b := field(abi.getProtocolVersion); string(b) != ex.proto {
+		ex.proto = intern(b)
+	}
+	ex.addr = reused(ex.addr, field(abi.getSourceAddr))
+	state.url = ex.url
 	r := &state.req
 	*r = http.Request{
 		Method:     ex.method,
-		URL:        u,
+		URL:        &state.url,
 		RequestURI: ex.uri,
-		Proto:      proto,
+		Proto:      ex.proto,
 		Header:     reuse(r.Header),
-		RemoteAddr: string(field(abi.getSourceAddr)),
+		RemoteAddr: ex.addr,
 	}
-	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(proto)
-	ex.names = readList(ex.names, func(b []byte) (int, int) { return abi.getHeaderNames(kindRequest, b) })
-	for _, name := range ex.names {
-		values := readList(nil, func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
-		if strings.EqualFold(name, "host") {
-			r.Host = strings.Join(values, "")
-			continue
-		}
-		r.Header[canonicalKey(name)] = values
+	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(ex.proto)
+	f := &ex.headers
+	f.read(r.Header)
+	if f.host >= 0 {
+		ex.host = strings.Join(f.vals[f.host], "")
+	} else {
+		ex.host = ""
 	}
-	switch cl := r.Header.Get("Content-Length"); {
-	case cl != "":
-		r.ContentLength, _ = strconv.ParseInt(cl, 10, 64)
-	case r.Header.Get("Transfer-Encoding") != "":
+	r.Host = ex.host
+	switch {
+	case f.value(f.contentLength) != "":
+		r.ContentLength, _ = strconv.ParseInt(f.value(f.contentLength), 10, 64)
+	case f.value(f.transferEncoding) != "":
 		r.ContentLength = -1 // chunked: length unknown
 	}
 	r.Body = http.NoBody
@@ -305,11 +399,12 @@ func (ex *exchange) forward(r *http.Request) {
 	if uri := r.URL.RequestURI(); uri != ex.uri {
 		abi.setURI(uri)
 	}
-	for _, name := range ex.names {
-		if strings.EqualFold(name, "host") {
+	f := &ex.headers
+	for i, name := range f.names {
+		if i == f.host {
 			continue
 		}
-		if _, ok := r.Header[canonicalKey(name)]; !ok {
+		if _, ok := r.Header[f.keys[i]]; !ok {
 			abi.removeHeader(kindRequest, name)
 		}
 	}
@@ -322,7 +417,7 @@ func (ex *exchange) forward(r *http.Request) {
 			}
 		}
 	}
-	if r.Host != "" && r.Host != ex.req.Host {
+	if r.Host != "" && r.Host != ex.host {
 		abi.setHeaderValue(kindRequest, "Host", r.Host)
 	}
 }
@@ -361,6 +456,9 @@ type responseWriter struct {
 	status      int
 	wroteHeader bool
 	next        bool
+	declared    map[string]bool // trailers the Trailer header announced
+	sentKeys    int             // len(header) when it was sent
+	prefixed    bool            // a key with http.TrailerPrefix was sent
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -371,18 +469,24 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	w.wroteHeader = true
 	w.status = code
-	if w.declaredTrailers() != nil {
-		abi.enableFeatures(featureTrailers) // before the header goes out
-	}
 	abi.setStatusCode(code)
 	w.sendHeader(kindResponse)
 }
 
-// sendHeader sends w's headers of kind, leaving out trailers.
+// sendHeader sends w's headers of kind, leaving out trailers, and enables
+// trailers first if the Trailer header announces some.
 func (w *responseWriter) sendHeader(kind uint32) {
-	declared := w.declaredTrailers()
+	w.declared = declaredTrailers(w.header["Trailer"])
+	if w.declared != nil {
+		abi.enableFeatures(featureTrailers) // before the header goes out
+	}
+	w.sentKeys = len(w.header)
 	for name, values := range w.header {
-		if strings.HasPrefix(name, http.TrailerPrefix) || name == "Trailer" || declared[name] {
+		if strings.HasPrefix(name, http.TrailerPrefix) {
+			w.prefixed = true
+			continue
+		}
+		if name == "Trailer" || w.declared[name] {
 			continue
 		}
 		for i, v := range values {
@@ -413,11 +517,14 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 
 // finish sends what the handler left unsent: the header of an empty
 // response, and trailers — keys declared in the Trailer header or set
-// with http.TrailerPrefix.
+// with http.TrailerPrefix, which a handler adds once the header is sent.
 func (w *responseWriter) finish() {
 	w.WriteHeader(http.StatusOK)
+	if w.declared == nil && !w.prefixed && len(w.header) == w.sentKeys {
+		return // the common case: no trailers, and no key added since
+	}
 	var trailers [][2]string
-	for name := range w.declaredTrailers() {
+	for name := range w.declared {
 		for _, v := range w.header[name] {
 			trailers = append(trailers, [2]string{name, v})
 		}
@@ -437,10 +544,11 @@ func (w *responseWriter) finish() {
 	}
 }
 
-// declaredTrailers returns the names the Trailer header announces.
-func (w *responseWriter) declaredTrailers() map[string]bool {
+// declaredTrailers returns the names the Trailer header values announce,
+// or nil.
+func declaredTrailers(values []string) map[string]bool {
 	var names map[string]bool
-	for _, declared := range w.header["Trailer"] {
+	for _, declared := range values {
 		for _, name := range strings.Split(declared, ",") {
 			if names == nil {
 				names = make(map[string]bool)

@@ -133,6 +133,30 @@ func TestServeBuildsTheRequest(t *testing.T) {
 	assert.Equal(t, http.StatusOK, f.status, "an empty response is a 200")
 }
 
+// TestRepeatedFieldsAreReusedNeverStale serves requests that repeat and
+// change the previous one's fields, with a handler that changes its
+// request in place.
+func TestRepeatedFieldsAreReusedNeverStale(t *testing.T) {
+	f := &fakeHost{method: "GET", uri: "/a?x=1", reqHeader: http.Header{"x-a": {"1"}}}
+	var seen []string
+	h := func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, strings.Join([]string{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("X-A"), r.Header.Get("X-B")}, " "))
+		if v := r.Header["X-A"]; len(v) > 0 {
+			v[0] = "changed by the handler"
+		}
+		r.URL.Path = "/changed"
+	}
+	withHost(t, f, h)
+	withHost(t, f, h)
+	f.reqHeader["x-a"] = []string{"2"}
+	withHost(t, f, h)
+	f.reqHeader["x-b"], f.method, f.uri = []string{"b"}, "PUT", "/b"
+	withHost(t, f, h)
+	delete(f.reqHeader, "x-a")
+	withHost(t, f, h)
+	assert.Equal(t, []string{"GET /a x=1 1 ", "GET /a x=1 1 ", "GET /a x=1 2 ", "PUT /b  2 b", "PUT /b   b"}, seen)
+}
+
 func TestContentLengthWithoutHeader(t *testing.T) {
 	for _, tc := range []struct {
 		header http.Header
@@ -166,6 +190,16 @@ func TestResponseWriter(t *testing.T) {
 	assert.NotZero(t, f.features&featureTrailers, "trailers enabled before the header went out")
 }
 
+func TestTrailerSetAfterTheBody(t *testing.T) {
+	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
+	withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("body"))
+		w.Header().Set(http.TrailerPrefix+"X-Checksum", "abc")
+	})
+	assert.Equal(t, "abc", f.trailers.Get("X-Checksum"))
+	assert.Empty(t, f.resHeader.Get("X-Checksum"))
+}
+
 func TestContentTypeIsSniffed(t *testing.T) {
 	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
 	withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
@@ -175,8 +209,9 @@ func TestContentTypeIsSniffed(t *testing.T) {
 }
 
 func TestNextForwardsTheChangedRequest(t *testing.T) {
-	f := &fakeHost{method: "GET", uri: "/old", reqHeader: http.Header{"x-gone": {"1"}, "x-kept": {"k"}}}
+	f := &fakeHost{method: "GET", uri: "/old", reqHeader: http.Header{"x-gone": {"1"}, "x-kept": {"k"}, "host": {"a.example"}}}
 	next := withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
+		r.Host = "b.example"
 		r.Method = "PUT"
 		r.URL.Path = "/new"
 		r.Header.Del("X-Gone")
@@ -189,6 +224,7 @@ func TestNextForwardsTheChangedRequest(t *testing.T) {
 	assert.Equal(t, "/new", f.newURI)
 	assert.Equal(t, []string{"x-gone"}, f.removed)
 	assert.Equal(t, "yes", f.reqHeader.Get("X-Added"))
+	assert.Equal(t, "b.example", f.reqHeader.Get("Host"), "the changed Host is forwarded")
 	assert.Equal(t, "1", f.resHeader.Get("X-Guest"))
 }
 
