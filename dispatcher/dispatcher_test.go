@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,8 +37,13 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// workerHandler answers with the worker's pid; /slow?ms=N first sleeps.
+// workerHandler answers with the worker's pid; /slow?ms=N first sleeps;
+// /procs answers GOMAXPROCS.
 var workerHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/procs" {
+		fmt.Fprintf(w, "%d", runtime.GOMAXPROCS(0))
+		return
+	}
 	if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 	}
@@ -207,6 +213,21 @@ func TestRoundRobinHandsConnectionsToEveryWorker(t *testing.T) {
 		ws := c.p.Workers()
 		return ws[0].Requests+ws[1].Requests == 20 && ws[0].Active+ws[1].Active == 0
 	}, 5*time.Second, 10*time.Millisecond, "requests reported, connections closed")
+}
+
+func TestWorkersRunOneThreadUnlessTold(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want string
+	}{
+		{nil, "1"},
+		{[]string{"GOMAXPROCS=2"}, "2"},
+	} {
+		c := startCluster(t, Options{Workers: 1, Env: tc.env}, nil)
+		got, err := c.get("/procs")
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "GOMAXPROCS of a worker with env %q", tc.env)
+	}
 }
 
 func countFDs(t *testing.T, pid int) int {

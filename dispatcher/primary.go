@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -41,6 +43,10 @@ type Options struct {
 	// environment, its output going to the primary's.
 	Command func() *exec.Cmd
 	// Env holds extra KEY=VALUE variables for every worker.
+	//
+	// Workers run with GOMAXPROCS=1 — one single-threaded process per
+	// core, as in Node's cluster, which spares them scheduling across
+	// threads — unless Env or the primary's environment sets GOMAXPROCS.
 	Env []string
 }
 
@@ -296,6 +302,9 @@ func (p *Primary) start(s *slot) (*worker, error) {
 		cmd.Env = os.Environ()
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, child)
+	if !slices.ContainsFunc(cmd.Env, isGOMAXPROCS) && !slices.ContainsFunc(p.opts.Env, isGOMAXPROCS) {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
+	}
 	cmd.Env = append(cmd.Env, p.opts.Env...)
 	cmd.Env = append(cmd.Env,
 		envWorkerFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)),
@@ -327,6 +336,8 @@ func (p *Primary) start(s *slot) (*worker, error) {
 	go p.waitWorker(w)
 	return w, nil
 }
+
+func isGOMAXPROCS(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }
 
 // readWorker handles what a worker reports until its control socket closes.
 func (p *Primary) readWorker(w *worker) {
