@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,12 +26,13 @@ type conn struct {
 }
 
 // newConn takes ownership of fd. It fails, closing fd, when the socket is
-// not connected any more.
+// not connected any more. (The addresses come from package syscall, whose
+// conversion, unlike x/sys/unix's, costs no extra system call.)
 func newConn(fd int, onClose func()) (*conn, error) {
-	local, err := unix.Getsockname(fd)
+	local, err := syscall.Getsockname(fd)
 	if err == nil {
-		var remote unix.Sockaddr
-		if remote, err = unix.Getpeername(fd); err == nil {
+		var remote syscall.Sockaddr
+		if remote, err = syscall.Getpeername(fd); err == nil {
 			return &conn{
 				f:       os.NewFile(uintptr(fd), "conn"),
 				local:   sockaddrAddr(local),
@@ -39,22 +41,22 @@ func newConn(fd int, onClose func()) (*conn, error) {
 			}, nil
 		}
 	}
-	unix.Close(fd)
+	syscall.Close(fd)
 	return nil, err
 }
 
 // sockaddrAddr converts a socket address as the net package would.
-func sockaddrAddr(sa unix.Sockaddr) net.Addr {
+func sockaddrAddr(sa syscall.Sockaddr) net.Addr {
 	switch sa := sa.(type) {
-	case *unix.SockaddrInet4:
+	case *syscall.SockaddrInet4:
 		return &net.TCPAddr{IP: net.IP(sa.Addr[:]).To16(), Port: sa.Port}
-	case *unix.SockaddrInet6:
+	case *syscall.SockaddrInet6:
 		a := &net.TCPAddr{IP: append(net.IP(nil), sa.Addr[:]...), Port: sa.Port}
 		if sa.ZoneId != 0 {
 			a.Zone = strconv.Itoa(int(sa.ZoneId))
 		}
 		return a
-	case *unix.SockaddrUnix:
+	case *syscall.SockaddrUnix:
 		return &net.UnixAddr{Name: sa.Name, Net: "unix"}
 	}
 	return &net.UnixAddr{Net: "unix"} // unnamed
