@@ -63,7 +63,7 @@ func serve(t *testing.T, extra ...string) *server {
 	t.Helper()
 	hello := testwasm.GoReactor(t, "examples/hello-wasm/go")
 	args := append([]string{"serve", "--workers", "2", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-		"--drain-timeout", "10s"}, extra...)
+		"--drain-timeout", "10s", "--instances", "2"}, extra...)
 	args = append(args, hello)
 	cmd := exec.Command(buildCLI(t), args...)
 	stderr, err := cmd.StderrPipe()
@@ -361,6 +361,7 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 		{"unknown flag", []string{"serve", "--bogus", garbage}, 2, "wasmcluster: usage: flag provided but not defined: -bogus\n"},
 		{"bad size", []string{"serve", "--max-memory", "lots", garbage}, 2, `"lots" is not a size like 1048576, 64KiB or 10MB`},
 		{"bad policy", []string{"serve", "--balance", "random", garbage}, 2, `unknown balancing policy "random"`},
+		{"bad instances", []string{"serve", "--instances", "-3", garbage}, 2, "--instances -3: want a positive count"},
 		{"unknown command", []string{"launch"}, 2, `wasmcluster: unknown command "launch"`},
 	}
 	for _, tc := range tests {

@@ -104,6 +104,7 @@ func parseServe(args []string, stderr io.Writer) (wasmcluster.Config, error) {
 	fs.DurationVar(&cfg.Host.Timeout, "timeout", host.DefaultTimeout, "longest a request may run in the handler; then 504")
 	fs.Var(&maxMemory, "max-memory", "linear memory per handler instance, e.g. 64MiB")
 	fs.Var(&maxBody, "max-body", "largest request body, e.g. 10MB; larger gets 413")
+	fs.IntVar(&cfg.Host.MaxInstances, "instances", 0, "handler instances per worker: requests it runs at once; more wait (default 4)")
 	fs.Var(&env, "env", "`KEY=VALUE` in the handler's environment (repeatable)")
 	fs.Var(&dirs, "dir", "`HOST[:GUEST]` directory the handler may read (repeatable)")
 	fs.StringVar(&config, "config", "", "`file` whose bytes the handler reads with get_config")
@@ -135,6 +136,9 @@ func parseServe(args []string, stderr io.Writer) (wasmcluster.Config, error) {
 	}
 	if cfg.Host.Mode, err = host.ParseMode(mode); err != nil {
 		return cfg, err
+	}
+	if cfg.Host.MaxInstances < 0 {
+		return cfg, fmt.Errorf("--instances %d: want a positive count", cfg.Host.MaxInstances)
 	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return cfg, errors.New("--tls-cert and --tls-key go together")
