@@ -1,20 +1,21 @@
-// Command plaingo is the hello handler as a plain Go net/http server, the
-// baseline of bench/run.sh.
+// Command plaingo is the hello handler as a plain Go net/http server on
+// 127.0.0.1, the baseline of bench/run.sh.
 //
-//	plaingo -listen 127.0.0.1:8081
+//	plaingo PORT
 package main
 
 import (
-	"flag"
 	"io"
 	"log"
 	"net/http"
+	"os"
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:8081", "address to serve")
-	flag.Parse()
-	log.Fatal(http.ListenAndServe(*listen, http.HandlerFunc(hello)))
+	if len(os.Args) != 2 {
+		log.Fatal("usage: plaingo PORT")
+	}
+	log.Fatal(http.ListenAndServe("127.0.0.1:"+os.Args[1], http.HandlerFunc(hello)))
 }
 
 func hello(w http.ResponseWriter, r *http.Request) {
