@@ -18,8 +18,8 @@ import (
 //
 // The primary keeps the worker's end open as well as its own. A message
 // the worker has not read stays queued on that end, so when a worker dies
-// the primary reads back the connections it never took (see
-// worker.undelivered) — no acknowledgement has to travel per connection.
+// the primary reads back the connections it never took (drainQueue) — no
+// acknowledgement has to travel per connection.
 const (
 	msgConns  = 'F' // primary → worker: a connections, their fds attached
 	msgDrain  = 'D' // primary → worker: finish in-flight requests and exit

@@ -35,6 +35,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // handler serves every request; nil answers 404.
@@ -219,7 +220,8 @@ type exchange struct {
 	addr   string
 	url    url.URL // uri parsed, before the handler could change it
 
-	headers headerFields
+	protoMajor, protoMinor int
+	headers                headerFields
 }
 
 // headerFields are the request's header fields as the host sent them.
@@ -339,6 +341,7 @@ func (ex *exchange) request() *http.Request {
 	}
 	if b := field(abi.getProtocolVersion); string(b) != ex.proto {
 		ex.proto = intern(b)
+		ex.protoMajor, ex.protoMinor, _ = http.ParseHTTPVersion(ex.proto)
 	}
 	ex.addr = reused(ex.addr, field(abi.getSourceAddr))
 	state.url = ex.url
@@ -351,7 +354,7 @@ func (ex *exchange) request() *http.Request {
 		Header:     reuse(r.Header),
 		RemoteAddr: ex.addr,
 	}
-	r.ProtoMajor, r.ProtoMinor, _ = http.ParseHTTPVersion(ex.proto)
+	r.ProtoMajor, r.ProtoMinor = ex.protoMajor, ex.protoMinor
 	f := &ex.headers
 	f.read(r.Header)
 	if f.host >= 0 {
@@ -497,6 +500,12 @@ func (w *responseWriter) sendHeader(kind uint32) {
 			}
 		}
 	}
+}
+
+// WriteString writes s without copying it first, which io.WriteString
+// and fmt.Fprint use.
+func (w *responseWriter) WriteString(s string) (int, error) {
+	return w.Write(unsafe.Slice(unsafe.StringData(s), len(s))) // only read
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
