@@ -74,7 +74,6 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		TLSConfig:         opts.TLSConfig,
-		ConnState:         w.track,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
 	serveErr := make(chan error, 1)
@@ -128,16 +127,6 @@ func (w *workerServer) drain(srv *http.Server, timeout time.Duration) error {
 	return srv.Close()
 }
 
-// track counts the server's open connections, for drain.
-func (w *workerServer) track(_ net.Conn, state http.ConnState) {
-	switch state {
-	case http.StateNew:
-		w.open.Add(1)
-	case http.StateClosed, http.StateHijacked:
-		w.open.Add(-1)
-	}
-}
-
 // controlSocket opens the socket the primary passed this worker.
 func controlSocket() (*net.UnixConn, error) {
 	fd, err := strconv.Atoi(os.Getenv(envWorkerFD))
@@ -164,7 +153,7 @@ type workerServer struct {
 	ln     *Listener
 	served atomic.Uint64
 	closed atomic.Int64 // connections closed and not yet reported
-	open   atomic.Int64 // connections the server has not closed
+	open   atomic.Int64 // connections received and not yet closed
 }
 
 // readPrimary takes connections from the primary into the listener until
@@ -180,7 +169,10 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 		switch typ {
 		case msgConns:
 			for _, fd := range fds {
-				w.ln.push(fd)
+				w.open.Add(1)
+				if !w.ln.push(fd) {
+					w.open.Add(-1)
+				}
 			}
 		case msgDrain:
 			close(drain)
@@ -198,6 +190,7 @@ const closedReportDelay = 2 * time.Millisecond
 // connClosed counts a closed connection and, with the first one since the
 // last report, schedules the next report.
 func (w *workerServer) connClosed() {
+	w.open.Add(-1)
 	if w.closed.Add(1) == 1 {
 		time.AfterFunc(closedReportDelay, w.reportClosed)
 	}
@@ -268,17 +261,20 @@ func NewListener(addr net.Addr) *Listener {
 	return &Listener{addr: addr, conns: make(chan net.Conn, 1024), done: make(chan struct{})}
 }
 
-// push turns a received fd into a connection and queues it for Accept.
-func (l *Listener) push(fd int) {
+// push turns a received fd into a connection and queues it for Accept,
+// or closes it if the Listener is closed. It returns false if the client
+// was gone already.
+func (l *Listener) push(fd int) bool {
 	c, err := newConn(fd, l.onClose)
 	if err != nil {
-		return // the client is gone already
+		return false
 	}
 	select {
 	case l.conns <- c:
 	case <-l.done:
 		c.Close()
 	}
+	return true
 }
 
 // Accept returns the next connection handed to this worker.
