@@ -24,6 +24,8 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 	client, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
 	defer client.Close()
+	_, err = client.Write([]byte("ping")) // the accept waits for it
+	require.NoError(t, err)
 
 	fds, err := acc.accept(make([]int, 0, 4))
 	require.NoError(t, err)
@@ -34,14 +36,20 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 		assert.NotZero(t, v, "option %d inherited from the listener", opt[1])
 	}
 
+	raw, err := ln.(*net.TCPListener).SyscallConn()
+	require.NoError(t, err)
+	require.NoError(t, raw.Control(func(fd uintptr) {
+		v, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT)
+		assert.NoError(t, err)
+		assert.NotZero(t, v, "accepts wait for the client's first bytes")
+	}))
+
 	closed := 0
 	c, err := newConn(fds[0], func() { closed++ })
 	require.NoError(t, err)
 	assert.Equal(t, client.LocalAddr().String(), c.RemoteAddr().String())
 	assert.Equal(t, client.RemoteAddr().String(), c.LocalAddr().String())
 
-	_, err = client.Write([]byte("ping"))
-	require.NoError(t, err)
 	buf := make([]byte, 4)
 	_, err = io.ReadFull(c, buf)
 	require.NoError(t, err)

@@ -284,10 +284,13 @@ func TestTenThousandHandOffsLeakNoFD(t *testing.T) {
 
 func TestLeastConnectionsAvoidsTheBusyWorker(t *testing.T) {
 	c := startCluster(t, Options{Workers: 2, Balancer: LeastConnections()}, nil)
-	// Hold one idle keep-alive connection open on one worker.
+	// Hold one connection open on one worker: a client slow to send its
+	// request.
 	long, err := net.Dial("tcp", c.addr)
 	require.NoError(t, err)
 	defer long.Close()
+	_, err = long.Write([]byte("GET / HTTP/1.1\r\n"))
+	require.NoError(t, err)
 	require.Eventually(t, func() bool {
 		ws := c.p.Workers()
 		return ws[0].Active+ws[1].Active == 1
