@@ -128,7 +128,7 @@ type worker struct {
 	slot    atomic.Pointer[slot] // changes when a standby takes a slot
 	cmd     *exec.Cmd
 	ctrl    *net.UnixConn
-	inbox   *os.File // the worker's end of ctrl, for undelivered
+	inbox   *os.File // the worker's end of ctrl: what it never read is read back
 	started time.Time
 	ready   chan struct{} // closed when the worker serves
 	exited  chan struct{} // closed when the process is gone
