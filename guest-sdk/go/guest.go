@@ -249,8 +249,8 @@ func (f *headerFields) read(h http.Header) {
 	for i, name := range f.names {
 		raw := list(func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
 		if !bytes.Equal(raw, f.valsRaw[i]) || f.valsRaw[i] == nil {
-			f.valsRaw[i] = append(f.valsRaw[i][:0:0], raw...)
-			f.vals[i] = splitList(f.vals[i][:0:0], raw)
+			f.valsRaw[i] = append(f.valsRaw[i][:0], raw...)
+			f.vals[i] = splitList(f.vals[i][:0], raw)
 		}
 		// The handler gets copies it may change: the cache stays intact.
 		at := len(f.values)
