@@ -136,15 +136,13 @@ func field(get func([]byte) int) []byte {
 	return scratch[:n]
 }
 
-// list calls get until the NUL-terminated list field fits in scratch,
-// growing it, and returns the field; it is valid until the next call.
+// list is field for a NUL-terminated list field, whose getter also
+// returns the count of items.
 func list(get func([]byte) (int, int)) []byte {
-	_, n := get(scratch)
-	if n > len(scratch) {
-		scratch = make([]byte, n)
-		_, n = get(scratch)
-	}
-	return scratch[:n]
+	return field(func(b []byte) int {
+		_, n := get(b)
+		return n
+	})
 }
 
 // splitList appends the strings of a NUL-terminated list to dst,
@@ -212,7 +210,6 @@ func reused(s string, b []byte) string {
 // exchange is one request as the guest sees it, and what is kept of the
 // previous one for reuse.
 type exchange struct {
-	req    *http.Request
 	method string // as the host has them, to forward only changes
 	uri    string
 	host   string
@@ -363,9 +360,9 @@ func (ex *exchange) request() *http.Request {
 		ex.host = ""
 	}
 	r.Host = ex.host
-	switch {
-	case f.value(f.contentLength) != "":
-		r.ContentLength, _ = strconv.ParseInt(f.value(f.contentLength), 10, 64)
+	switch cl := f.value(f.contentLength); {
+	case cl != "":
+		r.ContentLength, _ = strconv.ParseInt(cl, 10, 64)
 	case f.value(f.transferEncoding) != "":
 		r.ContentLength = -1 // chunked: length unknown
 	}
@@ -374,7 +371,6 @@ func (ex *exchange) request() *http.Request {
 		state.body = body{kind: kindRequest}
 		r.Body = &state.body
 	}
-	ex.req = r
 	return r
 }
 
@@ -460,8 +456,6 @@ type responseWriter struct {
 	wroteHeader bool
 	next        bool
 	declared    map[string]bool // trailers the Trailer header announced
-	sentKeys    int             // len(header) when it was sent
-	prefixed    bool            // a key with http.TrailerPrefix was sent
 }
 
 func (w *responseWriter) Header() http.Header { return w.header }
@@ -483,13 +477,8 @@ func (w *responseWriter) sendHeader(kind uint32) {
 	if w.declared != nil {
 		abi.enableFeatures(featureTrailers) // before the header goes out
 	}
-	w.sentKeys = len(w.header)
 	for name, values := range w.header {
-		if strings.HasPrefix(name, http.TrailerPrefix) {
-			w.prefixed = true
-			continue
-		}
-		if name == "Trailer" || w.declared[name] {
+		if strings.HasPrefix(name, http.TrailerPrefix) || name == "Trailer" || w.declared[name] {
 			continue
 		}
 		for i, v := range values {
@@ -529,9 +518,6 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 // with http.TrailerPrefix, which a handler adds once the header is sent.
 func (w *responseWriter) finish() {
 	w.WriteHeader(http.StatusOK)
-	if w.declared == nil && !w.prefixed && len(w.header) == w.sentKeys {
-		return // the common case: no trailers, and no key added since
-	}
 	var trailers [][2]string
 	for name := range w.declared {
 		for _, v := range w.header[name] {

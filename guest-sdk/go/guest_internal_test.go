@@ -194,7 +194,9 @@ func TestResponseWriter(t *testing.T) {
 func TestTrailerSetAfterTheBody(t *testing.T) {
 	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
 	withHost(t, f, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Gone", "sent with the header")
 		w.Write([]byte("body"))
+		w.Header().Del("X-Gone") // as many keys as when the header went out
 		w.Header().Set(http.TrailerPrefix+"X-Checksum", "abc")
 	})
 	assert.Equal(t, "abc", f.trailers.Get("X-Checksum"))
