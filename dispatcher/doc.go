@@ -7,10 +7,10 @@
 // each to a worker by passing its file descriptor over a Unix socket
 // (SCM_RIGHTS), round-robin or to the worker with the fewest live
 // connections. A connection handed to a worker that dies before taking it
-// goes to another one. It
-// replaces workers that exit (backing off when they crash in a loop),
-// drains on request, and reloads by starting a new generation of workers
-// and draining the old one once the new one serves.
+// goes to another one. The primary replaces workers that exit (backing off
+// when they crash in a loop), drains on request, and reloads by starting a
+// new generation of workers and draining the old one once the new one
+// serves.
 //
 // A worker (IsWorker, ServeWorker) serves its handler with a plain
 // http.Server on a Listener fed by the primary, and exits when the primary

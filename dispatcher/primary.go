@@ -155,6 +155,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	slots, err := p.startGeneration(ctx)
 	if err != nil {
+		acc.close()
 		return err
 	}
 	p.mu.Lock()
