@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Serves the hello handler four ways — wasmcluster with the Go hello example
-# and with the C one (one worker per CPU each), a plain Go net/http server,
-# and Node's cluster (one worker per CPU) — and loads each in turn with wrk
-# on 127.0.0.1, with keep-alive and with "Connection: close", after a
-# warm-up run. Prints requests/s and the ratios.
+# Serves the hello handler five ways — wasmcluster with three of the hello
+# examples (Go on net/http, Go on the SDK's Exchange, and C; one worker per
+# CPU each), a plain Go net/http server, and Node's cluster (one worker per
+# CPU) — and loads each in turn with wrk on 127.0.0.1, with keep-alive and
+# with "Connection: close", after a warm-up run. Prints requests/s and the
+# ratios.
 #
-# The two wasmcluster rows tell apart what the cluster costs (the C guest
-# spends about a microsecond per request) and what a Go guest adds.
+# The wasmcluster rows tell apart what the cluster costs (the C and
+# Exchange guests spend about a microsecond per request) and what Go's
+# net/http types cost a guest compiled to WebAssembly.
 #
 #   bench/run.sh                         # 10 s per run, 64 connections
 #   DURATION=5s CONNECTIONS=32 bench/run.sh
@@ -34,6 +36,7 @@ trap cleanup EXIT
 go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
 go build -o "$tmp/plaingo" ./bench/plaingo
 GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/hello-go.wasm" ./examples/hello-wasm/go
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/hello-go-exchange.wasm" ./examples/hello-wasm/go-exchange
 clang --target=wasm32-wasi -mexec-model=reactor -O2 -I guest-sdk/c -o "$tmp/hello-c.wasm" \
   examples/hello-wasm/c/hello.c guest-sdk/c/wasmcluster.c
 
@@ -68,6 +71,7 @@ measure() {
 
 wasmcluster() { exec "$tmp/wasmcluster" serve --log-level warn --listen "127.0.0.1:$2" "$1"; }
 measure "wasmcluster/go" wasmcluster "$tmp/hello-go.wasm"
+measure "wasmcluster/go-exchange" wasmcluster "$tmp/hello-go-exchange.wasm"
 measure "wasmcluster/c" wasmcluster "$tmp/hello-c.wasm"
 measure "plain-go" "$tmp/plaingo"
 measure "node-cluster" node bench/node-cluster.js
@@ -76,14 +80,14 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) CPUs; requests/s"
-printf '%-16s %12s %12s\n' "" keep-alive close
+printf '%-24s %12s %12s\n' "" keep-alive close
 for name in "${names[@]}"; do
-  printf '%-16s %12s %12s\n' "$name" "${ka[$name]}" "${close[$name]}"
+  printf '%-24s %12s %12s\n' "$name" "${ka[$name]}" "${close[$name]}"
 done
 echo
-for name in wasmcluster/go wasmcluster/c; do
-  printf '%-15s / plain Go:     keep-alive %s (target >= 0.90)   close %s (target >= 0.85)\n' "$name" \
+for name in wasmcluster/go wasmcluster/go-exchange wasmcluster/c; do
+  printf '%-23s / plain Go:     keep-alive %s (target >= 0.90)   close %s (target >= 0.85)\n' "$name" \
     "$(ratio "${ka[$name]}" "${ka[plain-go]}")" "$(ratio "${close[$name]}" "${close[plain-go]}")"
-  printf '%-15s / node:cluster: keep-alive %s (target > 1)      close %s (target > 1)\n' "$name" \
+  printf '%-23s / node:cluster: keep-alive %s (target > 1)      close %s (target > 1)\n' "$name" \
     "$(ratio "${ka[$name]}" "${ka[node-cluster]}")" "$(ratio "${close[$name]}" "${close[node-cluster]}")"
 done

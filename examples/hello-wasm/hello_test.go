@@ -25,6 +25,9 @@ var examples = []struct {
 	build func(testing.TB) string
 }{
 	{"go", host.ModeHandler, func(t testing.TB) string { return testwasm.GoReactor(t, "examples/hello-wasm/go") }},
+	{"go-exchange", host.ModeHandler, func(t testing.TB) string {
+		return testwasm.GoReactor(t, "examples/hello-wasm/go-exchange")
+	}},
 	{"c", host.ModeHandler, func(t testing.TB) string {
 		return testwasm.C(t, true, "examples/hello-wasm/c/hello.c", "guest-sdk/c/wasmcluster.c")
 	}},

@@ -247,3 +247,99 @@ func TestInternedStringsAreReused(t *testing.T) {
 }
 
 func unsafeData(s string) *byte { return unsafe.StringData(s) }
+
+func withExchange(t *testing.T, f *fakeHost, h func(*Exchange)) uint64 {
+	t.Helper()
+	f.resHeader, f.trailers = http.Header{}, http.Header{}
+	if f.body == nil {
+		f.body = strings.NewReader("")
+	}
+	abi = f
+	HandleExchange(h)
+	t.Cleanup(func() { abi, exchangeHandler = nil, nil })
+	return serve()
+}
+
+func TestExchange(t *testing.T) {
+	long := strings.Repeat("v", 5000) // longer than the scratch buffer
+	f := &fakeHost{
+		method:    "PUT",
+		uri:       "/a/b%20c?q=1",
+		reqHeader: http.Header{"x-long": {long}, "x-multi": {"1", "2"}, "x-empty": {""}},
+		body:      strings.NewReader("request body"),
+	}
+	type seen struct {
+		method, uri, path, long, multi string
+		hasEmpty, hasMissing           bool
+	}
+	var got seen
+	next := withExchange(t, f, func(x *Exchange) {
+		got.method = x.Method()
+		got.uri = string(x.AppendURI([]byte("uri=")))
+		got.path = string(x.AppendPath(nil))
+		b, _ := x.AppendHeader(nil, "x-long") // the fake host matches names exactly
+		got.long = string(b)
+		b, _ = x.AppendHeader(nil, "x-multi")
+		got.multi = string(b)
+		_, got.hasEmpty = x.AppendHeader(nil, "x-empty")
+		_, got.hasMissing = x.AppendHeader(nil, "x-missing")
+		x.SetStatus(http.StatusAccepted)
+		x.SetHeader("X-One", "1")
+		x.AddHeader("X-Two", "a")
+		x.AddHeader("X-Two", "b")
+		x.WriteString("echo: ")
+		n, err := io.Copy(x, x.Body())
+		assert.NoError(t, err)
+		assert.Equal(t, int64(len("request body")), n)
+	})
+	assert.Equal(t, uint64(0), next)
+	assert.Equal(t, seen{"PUT", "uri=/a/b%20c?q=1", "/a/b%20c", long, "1", true, false}, got)
+	assert.Equal(t, http.StatusAccepted, f.status)
+	assert.Equal(t, "1", f.resHeader.Get("X-One"))
+	assert.Equal(t, []string{"a", "b"}, f.resHeader.Values("X-Two"))
+	assert.Equal(t, "echo: request body", f.written.String())
+}
+
+func TestExchangeNext(t *testing.T) {
+	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
+	next := withExchange(t, f, func(x *Exchange) {
+		x.SetHeader("X-Guest", "1")
+		x.Next()
+		_, err := x.WriteString("not sent")
+		assert.ErrorIs(t, err, http.ErrBodyNotAllowed)
+	})
+	assert.Equal(t, uint64(1), next)
+	assert.Equal(t, "1", f.resHeader.Get("X-Guest"))
+	assert.Empty(t, f.written.String())
+}
+
+func TestTheLastRegisteredHandlerServes(t *testing.T) {
+	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
+	withExchange(t, f, func(x *Exchange) { x.WriteString("exchange") })
+	HandleFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "net/http") })
+	t.Cleanup(func() { handler = nil })
+	serve()
+	assert.Equal(t, "exchangenet/http", f.written.String())
+}
+
+// quietHost is a host that keeps nothing, so that allocations counted
+// around it are the SDK's own.
+type quietHost struct{ fakeHost }
+
+func (*quietHost) setHeaderValue(uint32, string, string) {}
+func (*quietHost) writeBody(uint32, []byte)              {}
+
+func TestExchangeAllocatesNothing(t *testing.T) {
+	f := &quietHost{fakeHost{method: "GET", uri: "/hello?x=1", body: strings.NewReader("")}}
+	abi = f
+	buf := make([]byte, 0, 64)
+	HandleExchange(func(x *Exchange) {
+		x.SetHeader("Content-Type", "text/plain")
+		if x.Method() == "GET" {
+			x.Write(append(x.AppendPath(buf), '\n'))
+		}
+	})
+	t.Cleanup(func() { abi, exchangeHandler = nil, nil })
+	serve() // the first request fills the caches
+	assert.Zero(t, testing.AllocsPerRun(100, func() { serve() }))
+}
