@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -69,17 +70,20 @@ func setConnOptions(fd int) {
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
 }
 
-// accept waits for connections and appends those ready, up to cap(fds).
-func (a *acceptor) accept(fds []int) ([]int, error) {
+// accept waits for connections and appends those ready, up to
+// cap(conns).
+func (a *acceptor) accept(conns []handoff) ([]handoff, error) {
 	var acceptErr error
 	err := a.raw.Read(func(fd uintptr) bool {
-		for len(fds) < cap(fds) {
-			nfd, err := accept4(int(fd))
+		for len(conns) < cap(conns) {
+			var h handoff
+			var err error
+			h.fd, err = accept4(int(fd), &h.peer)
 			switch {
 			case err == nil:
-				fds = append(fds, nfd)
+				conns = append(conns, h)
 			case errors.Is(err, unix.EAGAIN):
-				return len(fds) > 0 // none yet: wait in the poller
+				return len(conns) > 0 // none yet: wait in the poller
 			case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
 			default:
 				acceptErr = err
@@ -89,18 +93,25 @@ func (a *acceptor) accept(fds []int) ([]int, error) {
 		return true
 	})
 	if err != nil && a.closed.Load() {
-		return fds, errStopped
+		return conns, errStopped
 	}
-	return fds, errors.Join(err, acceptErr)
+	return conns, errors.Join(err, acceptErr)
 }
 
-// accept4 accepts one connection, non-blocking and close-on-exec, without
-// asking for the peer's address (which unix.Accept4 would convert at the
-// price of one more system call).
-func accept4(fd int) (int, error) {
-	nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), 0, 0, unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0, 0)
+// accept4 accepts one connection, non-blocking and close-on-exec, and
+// copies its peer's IPv4 or IPv6 address into peer as the kernel wrote
+// it. (unix.Accept4 would convert the address at the price of one more
+// system call.)
+func accept4(fd int, peer *peerAddr) (int, error) {
+	var sa unix.RawSockaddrAny
+	n := uint32(unsafe.Sizeof(sa))
+	nfd, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&n)),
+		unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0, 0)
 	if errno != 0 {
 		return -1, errno
+	}
+	if f := sa.Addr.Family; f == unix.AF_INET || f == unix.AF_INET6 {
+		copy(peer[:], (*[unsafe.Sizeof(sa)]byte)(unsafe.Pointer(&sa))[:min(int(n), len(peer))])
 	}
 	return int(nfd), nil
 }

@@ -25,24 +25,31 @@ type conn struct {
 	onClose       func() // called once, on Close; may be nil
 }
 
-// newConn takes ownership of fd. It fails, closing fd, when the socket is
-// not connected any more. (The addresses come from package syscall, whose
-// conversion, unlike x/sys/unix's, costs no extra system call.)
-func newConn(fd int, onClose func()) (*conn, error) {
-	local, err := syscall.Getsockname(fd)
-	if err == nil {
-		var remote syscall.Sockaddr
-		if remote, err = syscall.Getpeername(fd); err == nil {
-			return &conn{
-				f:       os.NewFile(uintptr(fd), "conn"),
-				local:   sockaddrAddr(local),
-				remote:  sockaddrAddr(remote),
-				onClose: onClose,
-			}, nil
-		}
+// newConn takes ownership of fd. It looks up the addresses it is not
+// given (local or remote may be nil), and fails, closing fd, if it cannot
+// — when the socket is not connected any more. (It asks package syscall,
+// whose conversion, unlike x/sys/unix's, costs no extra system call.)
+func newConn(fd int, local, remote net.Addr, onClose func()) (*conn, error) {
+	var err error
+	if local == nil {
+		local, err = lookupAddr(fd, syscall.Getsockname)
 	}
-	syscall.Close(fd)
-	return nil, err
+	if err == nil && remote == nil {
+		remote, err = lookupAddr(fd, syscall.Getpeername)
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	return &conn{f: os.NewFile(uintptr(fd), "conn"), local: local, remote: remote, onClose: onClose}, nil
+}
+
+func lookupAddr(fd int, get func(int) (syscall.Sockaddr, error)) (net.Addr, error) {
+	sa, err := get(fd)
+	if err != nil {
+		return nil, err
+	}
+	return sockaddrAddr(sa), nil
 }
 
 // sockaddrAddr converts a socket address as the net package would.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -27,11 +28,11 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 	_, err = client.Write([]byte("ping")) // the accept waits for it
 	require.NoError(t, err)
 
-	fds, err := acc.accept(make([]int, 0, 4))
+	conns, err := acc.accept(make([]handoff, 0, 4))
 	require.NoError(t, err)
-	require.Len(t, fds, 1)
+	require.Len(t, conns, 1)
 	for _, opt := range [][2]int{{unix.IPPROTO_TCP, unix.TCP_NODELAY}, {unix.SOL_SOCKET, unix.SO_KEEPALIVE}} {
-		v, err := unix.GetsockoptInt(fds[0], opt[0], opt[1])
+		v, err := unix.GetsockoptInt(conns[0].fd, opt[0], opt[1])
 		require.NoError(t, err)
 		assert.NotZero(t, v, "option %d inherited from the listener", opt[1])
 	}
@@ -45,7 +46,7 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 	}))
 
 	closed := 0
-	c, err := newConn(fds[0], func() { closed++ })
+	c, err := newConn(conns[0].fd, NewListener(ln.Addr()).local, conns[0].peer.addr(), func() { closed++ })
 	require.NoError(t, err)
 	assert.Equal(t, client.LocalAddr().String(), c.RemoteAddr().String())
 	assert.Equal(t, client.RemoteAddr().String(), c.LocalAddr().String())
@@ -78,6 +79,74 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 	assert.Equal(t, 1, closed, "Close reports once")
 
 	acc.close()
-	_, err = acc.accept(make([]int, 0, 4))
+	_, err = acc.accept(make([]handoff, 0, 4))
 	assert.True(t, errors.Is(err, errStopped), "accept after close: %v", err)
+}
+
+// TestAddressesOfAHandedConnection checks the addresses a worker gives a
+// connection without asking the kernel — the peer's from accept, the
+// local one from a listener on one IP — against the kernel's, for IPv4
+// and IPv6, and that a listener on every address leaves the local one to
+// be looked up.
+func TestAddressesOfAHandedConnection(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", ":0"} {
+		t.Run(addr, func(t *testing.T) {
+			ln, err := net.Listen("tcp", addr)
+			require.NoError(t, err)
+			defer ln.Close()
+			acc, err := newAcceptor(ln)
+			require.NoError(t, err)
+			defer acc.close()
+			client, err := net.Dial("tcp", ln.Addr().String())
+			require.NoError(t, err)
+			defer client.Close()
+			_, err = client.Write([]byte("x"))
+			require.NoError(t, err)
+			conns, err := acc.accept(make([]handoff, 0, 4))
+			require.NoError(t, err)
+			require.Len(t, conns, 1)
+
+			known, err := newConn(conns[0].fd, NewListener(ln.Addr()).local, conns[0].peer.addr(), nil)
+			require.NoError(t, err)
+			defer known.Close()
+			require.NotNil(t, conns[0].peer.addr(), "accept gave the peer's address")
+			assert.Equal(t, client.LocalAddr().String(), known.RemoteAddr().String())
+			assert.Equal(t, client.RemoteAddr().String(), known.LocalAddr().String())
+
+			dup, err := unix.Dup(conns[0].fd)
+			require.NoError(t, err)
+			looked, err := newConn(dup, nil, nil, nil)
+			require.NoError(t, err)
+			defer looked.Close()
+			assert.Equal(t, known.RemoteAddr(), looked.RemoteAddr())
+			assert.Equal(t, known.LocalAddr().String(), looked.LocalAddr().String())
+		})
+	}
+	assert.Nil(t, NewListener(&net.TCPAddr{IP: net.IPv6unspecified, Port: 80}).local, "a wildcard listener's connections each have their own local address")
+}
+
+// TestMalformedConnsMessageClosesItsFds sends a worker a message that
+// announces more connections than it carries: reading it fails, and the
+// fd that did come is closed, not leaked.
+func TestMalformedConnsMessageClosesItsFds(t *testing.T) {
+	primary, end, err := socketpair()
+	require.NoError(t, err)
+	defer primary.Close()
+	fc, err := net.FileConn(end)
+	require.NoError(t, err)
+	end.Close()
+	workerEnd := fc.(*net.UnixConn)
+	defer workerEnd.Close()
+
+	before := countFDs(t, os.Getpid())
+	f, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	_, _, err = primary.WriteMsgUnix(encode(msgConns, 2, 0), unix.UnixRights(int(f.Fd())), nil)
+	require.NoError(t, err)
+	f.Close()
+
+	_, err = newReader().read(workerEnd)
+	assert.ErrorIs(t, err, errMalformed)
+	assert.ErrorContains(t, err, "2 connections, 1 fds")
+	assert.Equal(t, before, countFDs(t, os.Getpid()), "the received fd is closed")
 }

@@ -527,13 +527,13 @@ func TestUnixSocketListener(t *testing.T) {
 // flakyAccepter fails with errs in turn, then stops.
 type flakyAccepter struct{ errs []error }
 
-func (f *flakyAccepter) accept(fds []int) ([]int, error) {
+func (f *flakyAccepter) accept(conns []handoff) ([]handoff, error) {
 	if len(f.errs) == 0 {
-		return fds, errStopped
+		return conns, errStopped
 	}
 	err := f.errs[0]
 	f.errs = f.errs[1:]
-	return fds, err
+	return conns, err
 }
 
 func TestAcceptErrorsBackOff(t *testing.T) {

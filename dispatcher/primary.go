@@ -22,6 +22,10 @@ import (
 const (
 	envWorkerFD = "WASMCLUSTER_WORKER_FD" // the control socket's fd number
 	envWorkerID = "WASMCLUSTER_WORKER_ID"
+	// The address the primary listens on, as "NETWORK ADDRESS": the
+	// worker's Listener reports it, and a TCP address with a definite IP
+	// is every connection's local address.
+	envListenAddr = "WASMCLUSTER_LISTEN_ADDR"
 )
 
 // Options tunes a Primary. Zero fields take the defaults in their comments.
@@ -99,12 +103,13 @@ type WorkerStats struct {
 type Primary struct {
 	opts Options
 	log  *slog.Logger
+	addr net.Addr // where Serve listens
 
 	mu          sync.Mutex
 	slots       []*slot   // the current generation
 	ready       []*worker // workers of slots that take connections
 	active      []int64   // scratch for the balancer
-	parked      []int     // connections no worker could take yet
+	parked      []handoff // connections no worker could take yet
 	generation  int
 	draining    bool
 	standby     *worker              // a ready spare of the current generation, or nil
@@ -136,7 +141,7 @@ type worker struct {
 	retired atomic.Bool // being drained on purpose: not to be replaced
 	isReady atomic.Bool
 
-	batch []int // scratch for dispatch, guarded by Primary.mu
+	batch []handoff // scratch for dispatch, guarded by Primary.mu
 }
 
 // NewPrimary returns a Primary; Serve starts it.
@@ -153,6 +158,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return err
 	}
+	p.addr = ln.Addr()
 	slots, err := p.startGeneration(ctx)
 	if err != nil {
 		acc.close()
@@ -309,7 +315,8 @@ func (p *Primary) start(s *slot) (*worker, error) {
 	cmd.Env = append(cmd.Env, p.opts.Env...)
 	cmd.Env = append(cmd.Env,
 		envWorkerFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)),
-		envWorkerID+"="+strconv.Itoa(s.id))
+		envWorkerID+"="+strconv.Itoa(s.id),
+		envListenAddr+"="+p.addr.Network()+" "+p.addr.String())
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
@@ -342,14 +349,17 @@ func isGOMAXPROCS(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") 
 
 // readWorker handles what a worker reports until its control socket closes.
 func (p *Primary) readWorker(w *worker) {
-	oob := make([]byte, oobSpace)
+	r := newReader()
 	for {
-		typ, a, _, fds, err := readMsg(w.ctrl, oob)
+		msg, err := r.read(w.ctrl)
+		if errors.Is(err, errMalformed) {
+			continue
+		}
 		if err != nil {
 			return
 		}
-		closeAll(fds) // workers send none
-		switch typ {
+		closeConns(msg.conns) // workers send none
+		switch msg.typ {
 		case msgReady:
 			w.isReady.Store(true)
 			close(w.ready)
@@ -362,9 +372,9 @@ func (p *Primary) readWorker(w *worker) {
 			p.mu.Unlock()
 			p.dispatch(parked)
 		case msgClosed:
-			w.active.Add(-int64(a))
+			w.active.Add(-int64(msg.a))
 		case msgServed:
-			w.slot.Load().requests.Add(uint64(a))
+			w.slot.Load().requests.Add(uint64(msg.a))
 		}
 	}
 }
@@ -488,36 +498,36 @@ func isClosed(c chan struct{}) bool {
 }
 
 // takeParked returns the parked connections. p.mu is held.
-func (p *Primary) takeParked() []int {
-	fds := p.parked
+func (p *Primary) takeParked() []handoff {
+	conns := p.parked
 	p.parked = nil
-	return fds
+	return conns
 }
 
 // maxParked bounds connections held while no worker can take them.
 const maxParked = 4096
 
-// dispatch hands fds to the workers the balancer picks. A worker that
+// dispatch hands conns to the workers the balancer picks. A worker that
 // cannot take its share (queue full, or gone) is skipped and its share
 // goes to the others; what no worker takes is parked until one is ready.
-func (p *Primary) dispatch(fds []int) {
-	if len(fds) == 0 {
+func (p *Primary) dispatch(conns []handoff) {
+	if len(conns) == 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	candidates := append([]*worker(nil), p.ready...)
-	for len(fds) > 0 && len(candidates) > 0 {
+	for len(conns) > 0 && len(candidates) > 0 {
 		p.active = p.active[:0]
 		for _, w := range candidates {
 			p.active = append(p.active, w.active.Load())
 		}
-		for _, fd := range fds {
+		for _, h := range conns {
 			i := p.opts.Balancer.Pick(p.active)
 			p.active[i]++
-			candidates[i].batch = append(candidates[i].batch, fd)
+			candidates[i].batch = append(candidates[i].batch, h)
 		}
-		var failed []int
+		var failed []handoff
 		kept := candidates[:0]
 		for _, w := range candidates {
 			if len(w.batch) == 0 {
@@ -532,32 +542,32 @@ func (p *Primary) dispatch(fds []int) {
 			w.batch = w.batch[:0]
 		}
 		candidates = kept
-		fds = failed
+		conns = failed
 	}
-	if len(fds) == 0 {
+	if len(conns) == 0 {
 		return
 	}
 	room := maxParked - len(p.parked)
-	if room < len(fds) {
-		p.log.Error("no worker can take connections; closing some", "closed", len(fds)-room)
-		closeAll(fds[room:])
-		fds = fds[:room]
+	if room < len(conns) {
+		p.log.Error("no worker can take connections; closing some", "closed", len(conns)-room)
+		closeConns(conns[room:])
+		conns = conns[:room]
 	}
-	p.parked = append(p.parked, fds...)
+	p.parked = append(p.parked, conns...)
 }
 
-// send passes fds to the worker and closes the primary's copies: the
+// send passes conns to the worker and closes the primary's copies: the
 // message holds them until the worker reads it, or the primary reads it
 // back if the worker dies first. It returns how many it sent; the rest
 // stay open.
-func (w *worker) send(fds []int) (int, error) {
+func (w *worker) send(conns []handoff) (int, error) {
 	sent := 0
-	for sent < len(fds) {
-		chunk := fds[sent:min(len(fds), sent+maxFDsPerMsg)]
+	for sent < len(conns) {
+		chunk := conns[sent:min(len(conns), sent+maxFDsPerMsg)]
 		if err := sendConns(w.ctrl, chunk); err != nil {
 			return sent, err
 		}
-		closeAll(chunk)
+		closeConns(chunk)
 		w.active.Add(int64(len(chunk)))
 		w.slot.Load().handed.Add(uint64(len(chunk)))
 		sent += len(chunk)
@@ -565,17 +575,17 @@ func (w *worker) send(fds []int) (int, error) {
 	return sent, nil
 }
 
-// accepter yields accepted connections' fds, a batch at a time, until it
+// accepter yields accepted connections, a batch at a time, until it
 // returns errStopped.
 type accepter interface {
-	accept(fds []int) ([]int, error)
+	accept(conns []handoff) ([]handoff, error)
 }
 
 // acceptLoop accepts connections until the acceptor is stopped and
 // dispatches them in batches. Running out of fds or memory is waited out
 // with a growing pause, not spun on.
 func (p *Primary) acceptLoop(acc accepter) {
-	batch := make([]int, 0, 64)
+	batch := make([]handoff, 0, 64)
 	backoff := time.Duration(0)
 	for {
 		var err error
@@ -610,7 +620,7 @@ func (p *Primary) drain() {
 	for w := range p.all {
 		workers = append(workers, w)
 	}
-	closeAll(p.takeParked())
+	closeConns(p.takeParked())
 	p.mu.Unlock()
 
 	p.log.Info("draining", "workers", len(workers), "timeout", p.opts.DrainTimeout.String())

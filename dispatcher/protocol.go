@@ -13,8 +13,9 @@ import (
 
 // The control socket between the primary and a worker is a SOCK_SEQPACKET
 // socketpair: every message arrives whole. A message is one type byte and
-// two little-endian uint32s, a and b; connections travel as SCM_RIGHTS on
-// msgConns.
+// two little-endian uint32s, a and b. A msgConns message carries its a
+// connections as SCM_RIGHTS, and after the header their peers' addresses,
+// one peerAddr each.
 //
 // The primary keeps the worker's end open as well as its own. A message
 // the worker has not read stays queued on that end, so when a worker dies
@@ -33,12 +34,39 @@ const msgSize = 9
 // maxFDsPerMsg stays under the kernel's limit of fds in one message.
 const maxFDsPerMsg = 250
 
+// maxMsgSize is the size of the largest message: a full msgConns.
+const maxMsgSize = msgSize + maxFDsPerMsg*len(peerAddr{})
+
 func encode(typ byte, a, b uint32) []byte {
-	var m [msgSize]byte
+	m := make([]byte, msgSize)
 	m[0] = typ
 	binary.LittleEndian.PutUint32(m[1:], a)
 	binary.LittleEndian.PutUint32(m[5:], b)
-	return m[:]
+	return m
+}
+
+// handoff is an accepted connection on its way to a worker: its fd, and
+// its peer's address as accept gave it, which spares the worker asking.
+type handoff struct {
+	fd   int
+	peer peerAddr
+}
+
+// peerAddr is a raw sockaddr_in or sockaddr_in6, as the kernel writes it.
+// Any other family (a Unix socket's peer) is left zero: the worker looks
+// that address up itself.
+type peerAddr [unix.SizeofSockaddrInet6]byte
+
+// addr returns the address p holds, or nil when it holds none.
+func (p *peerAddr) addr() net.Addr {
+	port := int(binary.BigEndian.Uint16(p[2:4]))
+	switch binary.NativeEndian.Uint16(p[0:2]) {
+	case unix.AF_INET:
+		return sockaddrAddr(&syscall.SockaddrInet4{Port: port, Addr: [4]byte(p[4:8])})
+	case unix.AF_INET6:
+		return sockaddrAddr(&syscall.SockaddrInet6{Port: port, Addr: [16]byte(p[8:24]), ZoneId: binary.NativeEndian.Uint32(p[24:28])})
+	}
+	return nil
 }
 
 // socketpair returns the primary's end as a connection and the worker's
@@ -58,77 +86,114 @@ func socketpair() (*net.UnixConn, *os.File, error) {
 	return conn.(*net.UnixConn), os.NewFile(uintptr(fds[1]), "control"), nil
 }
 
-// sendConns passes fds over c without blocking. It fails with EAGAIN when
-// the worker's queue is full — as it soon is when the worker is gone.
-func sendConns(c *net.UnixConn, fds []int) error {
+// sendConns passes conns over c without blocking. It fails with EAGAIN
+// when the worker's queue is full — as it soon is when the worker is gone.
+func sendConns(c *net.UnixConn, conns []handoff) error {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return err
 	}
+	m := make([]byte, 0, msgSize+len(conns)*len(peerAddr{}))
+	m = append(m, encode(msgConns, uint32(len(conns)), 0)...)
+	fds := make([]int, len(conns))
+	for i, h := range conns {
+		m = append(m, h.peer[:]...)
+		fds[i] = h.fd
+	}
 	var sendErr error
 	err = raw.Control(func(fd uintptr) {
-		sendErr = unix.Sendmsg(int(fd), encode(msgConns, uint32(len(fds)), 0), unix.UnixRights(fds...), nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		sendErr = unix.Sendmsg(int(fd), m, unix.UnixRights(fds...), nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 	})
 	return errors.Join(err, sendErr)
 }
 
-// readMsg reads one message, and the fds that came with it.
-func readMsg(c *net.UnixConn, oob []byte) (typ byte, a, b uint32, fds []int, err error) {
-	var m [msgSize]byte
-	nb, noob, _, _, err := c.ReadMsgUnix(m[:], oob)
-	if err != nil {
-		return 0, 0, 0, nil, err
-	}
-	return parseMsg(m[:nb], oob[:noob])
+// errMalformed marks a message that is not one the other side sends; the
+// fds that came with it are closed, and the socket is still usable.
+var errMalformed = errors.New("malformed control message")
+
+// message is one control message as read.
+type message struct {
+	typ   byte
+	a, b  uint32
+	conns []handoff // msgConns only
 }
 
-// parseMsg decodes a message read into m, with its control data oob.
-func parseMsg(m, oob []byte) (typ byte, a, b uint32, fds []int, err error) {
+// reader reads control messages, reusing its buffers.
+type reader struct {
+	m, oob []byte
+}
+
+func newReader() *reader {
+	return &reader{m: make([]byte, maxMsgSize+1), oob: make([]byte, oobSpace)}
+}
+
+// read reads one message from c.
+func (r *reader) read(c *net.UnixConn) (message, error) {
+	nb, noob, _, _, err := c.ReadMsgUnix(r.m, r.oob)
+	if err != nil {
+		return message{}, err
+	}
+	return parseMsg(r.m[:nb], r.oob[:noob])
+}
+
+// parseMsg decodes a message read into m, with its control data oob. Fds
+// that came with anything but a well-formed msgConns are closed.
+func parseMsg(m, oob []byte) (message, error) {
+	var fds []int
 	if len(oob) > 0 {
-		msgs, perr := unix.ParseSocketControlMessage(oob)
-		if perr != nil {
-			return 0, 0, 0, nil, fmt.Errorf("control message: %w", perr)
+		msgs, err := unix.ParseSocketControlMessage(oob)
+		if err != nil {
+			return message{}, fmt.Errorf("%w: %w", errMalformed, err)
 		}
-		for _, m := range msgs {
-			got, perr := unix.ParseUnixRights(&m)
-			if perr == nil {
+		for _, cm := range msgs {
+			if got, err := unix.ParseUnixRights(&cm); err == nil {
 				fds = append(fds, got...)
 			}
 		}
 	}
-	if len(m) != msgSize {
+	if len(m) < msgSize {
 		closeAll(fds)
-		return 0, 0, 0, nil, fmt.Errorf("control message of %d bytes", len(m))
+		return message{}, fmt.Errorf("%w of %d bytes", errMalformed, len(m))
 	}
-	return m[0], binary.LittleEndian.Uint32(m[1:]), binary.LittleEndian.Uint32(m[5:]), fds, nil
+	msg := message{typ: m[0], a: binary.LittleEndian.Uint32(m[1:]), b: binary.LittleEndian.Uint32(m[5:])}
+	peers := m[msgSize:]
+	if msg.typ != msgConns || len(fds) != int(msg.a) || len(peers) != len(fds)*len(peerAddr{}) {
+		closeAll(fds)
+		if msg.typ == msgConns {
+			return message{}, fmt.Errorf("%w: %d connections, %d fds, %d bytes of addresses", errMalformed, msg.a, len(fds), len(peers))
+		}
+		return msg, nil
+	}
+	msg.conns = make([]handoff, len(fds))
+	for i, fd := range fds {
+		msg.conns[i].fd = fd
+		copy(msg.conns[i].peer[:], peers[i*len(peerAddr{}):])
+	}
+	return msg, nil
 }
 
 // drainQueue reads, without waiting, the messages queued on end — the
 // worker's end of a control socket whose worker is gone — and returns the
-// fds of the connections they carried.
-func drainQueue(end *os.File) []int {
+// connections they carried.
+func drainQueue(end *os.File) []handoff {
 	raw, err := end.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	var fds []int
-	m := make([]byte, msgSize+1)
-	oob := make([]byte, oobSpace)
+	var conns []handoff
+	r := newReader()
 	_ = raw.Control(func(fd uintptr) {
 		for {
-			nb, noob, _, _, err := unix.Recvmsg(int(fd), m, oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+			nb, noob, _, _, err := unix.Recvmsg(int(fd), r.m, r.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 			if err != nil || nb == 0 {
 				return
 			}
-			typ, _, _, got, err := parseMsg(m[:nb], oob[:noob])
-			if err == nil && typ == msgConns {
-				fds = append(fds, got...)
-			} else {
-				closeAll(got)
+			if msg, err := parseMsg(r.m[:nb], r.oob[:noob]); err == nil {
+				conns = append(conns, msg.conns...)
 			}
 		}
 	})
-	return fds
+	return conns
 }
 
 // oobSpace is room for the largest batch of fds in one message.
@@ -137,6 +202,13 @@ var oobSpace = unix.CmsgSpace(maxFDsPerMsg * 4)
 func closeAll(fds []int) {
 	for _, fd := range fds {
 		unix.Close(fd)
+	}
+}
+
+// closeConns closes connections no worker will take.
+func closeConns(conns []handoff) {
+	for _, h := range conns {
+		unix.Close(h.fd)
 	}
 }
 

@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -67,7 +69,11 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	signal.Notify(sigterm, syscall.SIGTERM)
 	defer signal.Stop(sigterm)
 
-	w := &workerServer{ctrl: ctrl, ln: NewListener(ctrl.LocalAddr())}
+	addr := listenAddr()
+	if addr == nil {
+		addr = ctrl.LocalAddr()
+	}
+	w := &workerServer{ctrl: ctrl, ln: NewListener(addr)}
 	w.ln.onClose = w.connClosed
 	srv := &http.Server{
 		Handler:           w.count(h),
@@ -127,6 +133,21 @@ func (w *workerServer) drain(srv *http.Server, timeout time.Duration) error {
 	return srv.Close()
 }
 
+// listenAddr returns the address the primary listens on, or nil if it
+// did not say.
+func listenAddr() net.Addr {
+	network, addr, _ := strings.Cut(os.Getenv(envListenAddr), " ")
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		if ap, err := netip.ParseAddrPort(addr); err == nil {
+			return net.TCPAddrFromAddrPort(ap)
+		}
+	case "unix":
+		return &net.UnixAddr{Name: addr, Net: network}
+	}
+	return nil
+}
+
 // controlSocket opens the socket the primary passed this worker.
 func controlSocket() (*net.UnixConn, error) {
 	fd, err := strconv.Atoi(os.Getenv(envWorkerFD))
@@ -159,26 +180,27 @@ type workerServer struct {
 // readPrimary takes connections from the primary into the listener until
 // it says drain (closing drain) or goes away (closing gone).
 func (w *workerServer) readPrimary(drain, gone chan struct{}) {
-	oob := make([]byte, oobSpace)
+	r := newReader()
 	for {
-		typ, _, _, fds, err := readMsg(w.ctrl, oob)
+		msg, err := r.read(w.ctrl)
+		if errors.Is(err, errMalformed) {
+			continue
+		}
 		if err != nil {
 			close(gone)
 			return
 		}
-		switch typ {
+		switch msg.typ {
 		case msgConns:
-			for _, fd := range fds {
+			for _, h := range msg.conns {
 				w.open.Add(1)
-				if !w.ln.push(fd) {
+				if !w.ln.push(h) {
 					w.open.Add(-1)
 				}
 			}
 		case msgDrain:
 			close(drain)
 			drain = nil
-		default:
-			closeAll(fds)
 		}
 	}
 }
@@ -250,6 +272,7 @@ func (w *workerServer) reportServed() (stop func()) {
 // the primary, so a worker serves with a plain http.Server.
 type Listener struct {
 	addr    net.Addr
+	local   net.Addr // every connection's local address, if known
 	conns   chan net.Conn
 	done    chan struct{}
 	once    sync.Once
@@ -258,14 +281,18 @@ type Listener struct {
 
 // NewListener returns an empty Listener reporting addr as its address.
 func NewListener(addr net.Addr) *Listener {
-	return &Listener{addr: addr, conns: make(chan net.Conn, 1024), done: make(chan struct{})}
+	l := &Listener{addr: addr, conns: make(chan net.Conn, 1024), done: make(chan struct{})}
+	if a, ok := addr.(*net.TCPAddr); ok && !a.IP.IsUnspecified() {
+		l.local = a // a socket listening on one IP accepts on it alone
+	}
+	return l
 }
 
-// push turns a received fd into a connection and queues it for Accept,
-// or closes it if the Listener is closed. It returns false if the client
-// was gone already.
-func (l *Listener) push(fd int) bool {
-	c, err := newConn(fd, l.onClose)
+// push turns a received connection into a net.Conn and queues it for
+// Accept, or closes it if the Listener is closed. It returns false if the
+// client was gone already.
+func (l *Listener) push(h handoff) bool {
+	c, err := newConn(h.fd, l.local, h.peer.addr(), l.onClose)
 	if err != nil {
 		return false
 	}
