@@ -1,33 +1,34 @@
 #!/usr/bin/env bash
-# Serves the hello handler five ways — wasmcluster with three of the hello
-# examples (Go on net/http, Go on the SDK's Exchange, and C; one worker per
-# CPU each), a plain Go net/http server, and Node's cluster (one worker per
-# CPU) — and loads each in turn with wrk on 127.0.0.1, with keep-alive and
-# with "Connection: close", after a warm-up run. Prints requests/s and the
-# ratios.
+# Serves the hello handler five ways at once — wasmcluster with three of the
+# hello examples (Go on net/http, Go on the SDK's Exchange, and C; one
+# worker per CPU each), a plain Go net/http server, and Node's cluster (one
+# worker per CPU) — and loads them with wrk on 127.0.0.1, with keep-alive
+# and with "Connection: close". Each round loads every server in turn, so
+# that all of them see the machine in the same state; each figure is the
+# median of the rounds. Prints requests/s and the ratios.
 #
 # The wasmcluster rows tell apart what the cluster costs (the C and
 # Exchange guests spend about a microsecond per request) and what Go's
 # net/http types cost a guest compiled to WebAssembly.
 #
-#   bench/run.sh                         # 10 s per run, 64 connections
-#   DURATION=5s CONNECTIONS=32 bench/run.sh
+#   bench/run.sh                                   # 3 rounds of 5 s runs, 64 connections
+#   ROUNDS=5 DURATION=10s CONNECTIONS=32 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
-PORT=18180
 
-for tool in wrk node clang; do
+for tool in wrk node clang curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
 done
 
 tmp=$(mktemp -d)
-pid=
+pids=()
 cleanup() {
-  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -40,49 +41,63 @@ GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/hello-go-exchange.
 clang --target=wasm32-wasi -mexec-model=reactor -O2 -I guest-sdk/c -o "$tmp/hello-c.wasm" \
   examples/hello-wasm/c/hello.c guest-sdk/c/wasmcluster.c
 
-# rps PORT [wrk args...] prints the requests/s wrk measured.
-rps() {
-  local port=$1; shift
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" "http://127.0.0.1:$port/hello" |
+wasmcluster() { exec "$tmp/wasmcluster" serve --log-level warn --listen "127.0.0.1:$2" "$1"; }
+
+# start NAME COMMAND...: starts a server on the next port; COMMAND gets
+# the port as its last argument.
+names=()
+declare -A port
+next_port=18180
+start() {
+  local name=$1; shift
+  next_port=$((next_port + 1))
+  port[$name]=$next_port
+  names+=("$name")
+  "$@" "$next_port" &
+  pids+=($!)
+}
+start wasmcluster/go wasmcluster "$tmp/hello-go.wasm"
+start wasmcluster/go-exchange wasmcluster "$tmp/hello-go-exchange.wasm"
+start wasmcluster/c wasmcluster "$tmp/hello-c.wasm"
+start plain-go "$tmp/plaingo"
+start node-cluster node bench/node-cluster.js
+
+# load NAME [wrk args...] prints the requests/s wrk measured.
+load() {
+  local name=$1; shift
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" "http://127.0.0.1:${port[$name]}/hello" |
     awk '/^Requests\/sec:/ {print $2}'
 }
 
-# measure NAME COMMAND...: starts the server, warms it up, records its
-# keep-alive and Connection: close figures, and stops it.
-names=()
-declare -A ka close
-measure() {
-  local name=$1; shift
-  PORT=$((PORT + 1))
-  "$@" "$PORT" &
-  pid=$!
-  for _ in $(seq 100); do
-    curl -fs "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && break
+for name in "${names[@]}"; do
+  for _ in $(seq 300); do
+    curl -fs "http://127.0.0.1:${port[$name]}/ready" >/dev/null 2>&1 && break
     sleep 0.1
   done
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$PORT/hello" >/dev/null
-  names+=("$name")
-  ka[$name]=$(rps "$PORT")
-  close[$name]=$(rps "$PORT" -H 'Connection: close')
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  pid=
-}
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:${port[$name]}/hello" >/dev/null # warm-up
+done
 
-wasmcluster() { exec "$tmp/wasmcluster" serve --log-level warn --listen "127.0.0.1:$2" "$1"; }
-measure "wasmcluster/go" wasmcluster "$tmp/hello-go.wasm"
-measure "wasmcluster/go-exchange" wasmcluster "$tmp/hello-go-exchange.wasm"
-measure "wasmcluster/c" wasmcluster "$tmp/hello-c.wasm"
-measure "plain-go" "$tmp/plaingo"
-measure "node-cluster" node bench/node-cluster.js
+declare -A ka close
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS" >&2
+  for name in "${names[@]}"; do
+    ka[$name]+=" $(load "$name")"
+    close[$name]+=" $(load "$name" -H 'Connection: close')"
+  done
+done
 
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+for name in "${names[@]}"; do
+  ka[$name]=$(median "${ka[$name]}")
+  close[$name]=$(median "${close[$name]}")
+done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) CPUs; requests/s"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) CPUs; requests/s, median of $ROUNDS rounds"
 printf '%-24s %12s %12s\n' "" keep-alive close
 for name in "${names[@]}"; do
-  printf '%-24s %12s %12s\n' "$name" "${ka[$name]}" "${close[$name]}"
+  printf '%-24s %12.0f %12.0f\n' "$name" "${ka[$name]}" "${close[$name]}"
 done
 echo
 for name in wasmcluster/go wasmcluster/go-exchange wasmcluster/c; do
