@@ -290,7 +290,8 @@ func NewListener(addr net.Addr) *Listener {
 
 // push turns a received connection into a net.Conn and queues it for
 // Accept, or closes it if the Listener is closed. It returns false if the
-// client was gone already.
+// connection's addresses had to be looked up and the client was gone
+// already.
 func (l *Listener) push(h handoff) bool {
 	c, err := newConn(h.fd, l.local, h.peer.addr(), l.onClose)
 	if err != nil {

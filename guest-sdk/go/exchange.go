@@ -87,6 +87,17 @@ func (x *Exchange) AppendHeader(dst []byte, name string) ([]byte, bool) {
 	return append(dst, values...), true
 }
 
+// AppendSourceAddr appends the client's address, host:port, to dst.
+func (x *Exchange) AppendSourceAddr(dst []byte) []byte {
+	return append(dst, field(abi.getSourceAddr)...)
+}
+
+// SetRequestHeader sets the request header name to value before Next
+// passes the request on.
+func (x *Exchange) SetRequestHeader(name, value string) {
+	abi.setHeaderValue(kindRequest, name, value)
+}
+
 // Body returns the request body.
 func (x *Exchange) Body() io.Reader { return &state.body }
 

@@ -302,13 +302,18 @@ func TestExchange(t *testing.T) {
 
 func TestExchangeNext(t *testing.T) {
 	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
+	var addr []byte
 	next := withExchange(t, f, func(x *Exchange) {
+		addr = x.AppendSourceAddr(addr)
+		x.SetRequestHeader("X-User", "alice")
 		x.SetHeader("X-Guest", "1")
 		x.Next()
 		_, err := x.WriteString("not sent")
 		assert.ErrorIs(t, err, http.ErrBodyNotAllowed)
 	})
 	assert.Equal(t, uint64(1), next)
+	assert.Equal(t, "10.0.0.1:5000", string(addr))
+	assert.Equal(t, "alice", f.reqHeader.Get("X-User"), "the request goes on with the header")
 	assert.Equal(t, "1", f.resHeader.Get("X-Guest"))
 	assert.Empty(t, f.written.String())
 }

@@ -138,3 +138,31 @@ func TestSDK(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestExchangeGuest(t *testing.T) {
+	h, err := host.Load(context.Background(), testwasm.GoReactor(t, "guest-sdk/go/internal/testexchange"), host.Config{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	srv := httptest.NewServer(h.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "next sees X-User="+r.Header.Get("X-User"))
+	})))
+	defer srv.Close()
+
+	req, err := http.NewRequest("PUT", srv.URL+"/inspect?q=1", strings.NewReader("body"))
+	require.NoError(t, err)
+	req.Header.Set("X-Name", "wasm")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, http.StatusCreated, res.StatusCode)
+	assert.Equal(t, "PUT", res.Header.Get("X-Method"))
+	assert.Regexp(t, `^uri=/inspect\?q=1 name=wasm missing from=127\.0\.0\.1:\d+$`, string(body))
+
+	res, err = http.Get(srv.URL + "/next")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Equal(t, "next sees X-User=alice", string(body))
+	assert.Equal(t, "passed", res.Header.Get("X-Guest"))
+}
