@@ -352,9 +352,6 @@ func (p *Primary) readWorker(w *worker) {
 	r := newReader()
 	for {
 		msg, err := r.read(w.ctrl)
-		if errors.Is(err, errMalformed) {
-			continue
-		}
 		if err != nil {
 			return
 		}

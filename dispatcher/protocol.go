@@ -127,13 +127,17 @@ func newReader() *reader {
 	return &reader{m: make([]byte, maxMsgSize+1), oob: make([]byte, oobSpace)}
 }
 
-// read reads one message from c.
+// read reads the next message from c, skipping malformed ones.
 func (r *reader) read(c *net.UnixConn) (message, error) {
-	nb, noob, _, _, err := c.ReadMsgUnix(r.m, r.oob)
-	if err != nil {
-		return message{}, err
+	for {
+		nb, noob, _, _, err := c.ReadMsgUnix(r.m, r.oob)
+		if err != nil {
+			return message{}, err
+		}
+		if msg, err := parseMsg(r.m[:nb], r.oob[:noob]); !errors.Is(err, errMalformed) {
+			return msg, err
+		}
 	}
-	return parseMsg(r.m[:nb], r.oob[:noob])
 }
 
 // parseMsg decodes a message read into m, with its control data oob. Fds

@@ -183,9 +183,6 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 	r := newReader()
 	for {
 		msg, err := r.read(w.ctrl)
-		if errors.Is(err, errMalformed) {
-			continue
-		}
 		if err != nil {
 			close(gone)
 			return

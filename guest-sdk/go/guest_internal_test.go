@@ -88,14 +88,22 @@ func putList(b []byte, items []string) (int, int) {
 	return len(items), put(b, s.String())
 }
 
+// withHost serves one request from f with h.
 func withHost(t *testing.T, f *fakeHost, h http.HandlerFunc) uint64 {
+	return serveWith(t, f, func() { Handle(h) })
+}
+
+// serveWith serves one request from f with the handler register
+// registers.
+func serveWith(t *testing.T, f *fakeHost, register func()) uint64 {
 	t.Helper()
 	f.resHeader, f.trailers = http.Header{}, http.Header{}
 	if f.body == nil {
 		f.body = strings.NewReader("")
 	}
-	abi, handler = f, h
-	t.Cleanup(func() { abi, handler = nil, nil })
+	abi = f
+	register()
+	t.Cleanup(func() { abi, handler, exchangeHandler = nil, nil, nil })
 	return serve()
 }
 
@@ -249,15 +257,7 @@ func TestInternedStringsAreReused(t *testing.T) {
 func unsafeData(s string) *byte { return unsafe.StringData(s) }
 
 func withExchange(t *testing.T, f *fakeHost, h func(*Exchange)) uint64 {
-	t.Helper()
-	f.resHeader, f.trailers = http.Header{}, http.Header{}
-	if f.body == nil {
-		f.body = strings.NewReader("")
-	}
-	abi = f
-	HandleExchange(h)
-	t.Cleanup(func() { abi, exchangeHandler = nil, nil })
-	return serve()
+	return serveWith(t, f, func() { HandleExchange(h) })
 }
 
 func TestExchange(t *testing.T) {
@@ -322,7 +322,6 @@ func TestTheLastRegisteredHandlerServes(t *testing.T) {
 	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{}}
 	withExchange(t, f, func(x *Exchange) { x.WriteString("exchange") })
 	HandleFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "net/http") })
-	t.Cleanup(func() { handler = nil })
 	serve()
 	assert.Equal(t, "exchangenet/http", f.written.String())
 }
