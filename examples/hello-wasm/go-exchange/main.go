@@ -1,5 +1,5 @@
 // Command hello is the hello handler in Go on the SDK's Exchange: the
-// same behaviour as the net/http one in ../go, at about a seventh of its
+// same behaviour as the net/http one in ../go, at about a sixth of its
 // cost a request.
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o hello.wasm ./examples/hello-wasm/go-exchange
