@@ -141,10 +141,10 @@ func TestMalformedConnsMessageClosesItsFds(t *testing.T) {
 	before := countFDs(t, os.Getpid())
 	f, err := os.Open(os.DevNull)
 	require.NoError(t, err)
-	_, _, err = primary.WriteMsgUnix(encode(msgConns, 2, 0), unix.UnixRights(int(f.Fd())), nil)
+	_, _, err = primary.WriteMsgUnix(encode(msgConns, 2), unix.UnixRights(int(f.Fd())), nil)
 	require.NoError(t, err)
 	f.Close()
-	_, err = primary.Write(encode(msgDrain, 0, 0))
+	_, err = primary.Write(encode(msgDrain, 0))
 	require.NoError(t, err)
 
 	msg, err := newReader().read(workerEnd)

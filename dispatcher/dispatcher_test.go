@@ -67,7 +67,7 @@ func runTestWorker(mode string) int {
 			if err != nil {
 				return 1
 			}
-			_, _ = ctrl.Write(encode(msgReady, 0, 0))
+			_, _ = ctrl.Write(encode(msgReady, 0))
 			select {}
 		}
 	}

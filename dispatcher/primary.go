@@ -634,7 +634,7 @@ func (p *Primary) retire(workers []*worker) {
 	p.rebuildReady()
 	p.mu.Unlock()
 	for _, w := range workers {
-		_, _ = w.ctrl.Write(encode(msgDrain, 0, 0))
+		_, _ = w.ctrl.Write(encode(msgDrain, 0))
 	}
 }
 

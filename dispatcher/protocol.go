@@ -13,7 +13,7 @@ import (
 
 // The control socket between the primary and a worker is a SOCK_SEQPACKET
 // socketpair: every message arrives whole. A message is one type byte and
-// two little-endian uint32s, a and b. A msgConns message carries its a
+// a little-endian uint32, a. A msgConns message carries its a
 // connections as SCM_RIGHTS, and after the header their peers' addresses,
 // one peerAddr each.
 //
@@ -29,7 +29,7 @@ const (
 	msgServed = 'R' // worker → primary: served a more requests
 )
 
-const msgSize = 9
+const msgSize = 5
 
 // maxFDsPerMsg stays under the kernel's limit of fds in one message.
 const maxFDsPerMsg = 250
@@ -37,11 +37,10 @@ const maxFDsPerMsg = 250
 // maxMsgSize is the size of the largest message: a full msgConns.
 const maxMsgSize = msgSize + maxFDsPerMsg*len(peerAddr{})
 
-func encode(typ byte, a, b uint32) []byte {
+func encode(typ byte, a uint32) []byte {
 	m := make([]byte, msgSize)
 	m[0] = typ
 	binary.LittleEndian.PutUint32(m[1:], a)
-	binary.LittleEndian.PutUint32(m[5:], b)
 	return m
 }
 
@@ -94,7 +93,7 @@ func sendConns(c *net.UnixConn, conns []handoff) error {
 		return err
 	}
 	m := make([]byte, 0, msgSize+len(conns)*len(peerAddr{}))
-	m = append(m, encode(msgConns, uint32(len(conns)), 0)...)
+	m = append(m, encode(msgConns, uint32(len(conns)))...)
 	fds := make([]int, len(conns))
 	for i, h := range conns {
 		m = append(m, h.peer[:]...)
@@ -114,7 +113,7 @@ var errMalformed = errors.New("malformed control message")
 // message is one control message as read.
 type message struct {
 	typ   byte
-	a, b  uint32
+	a     uint32
 	conns []handoff // msgConns only
 }
 
@@ -159,7 +158,7 @@ func parseMsg(m, oob []byte) (message, error) {
 		closeAll(fds)
 		return message{}, fmt.Errorf("%w of %d bytes", errMalformed, len(m))
 	}
-	msg := message{typ: m[0], a: binary.LittleEndian.Uint32(m[1:]), b: binary.LittleEndian.Uint32(m[5:])}
+	msg := message{typ: m[0], a: binary.LittleEndian.Uint32(m[1:])}
 	peers := m[msgSize:]
 	if msg.typ != msgConns || len(fds) != int(msg.a) || len(peers) != len(fds)*len(peerAddr{}) {
 		closeAll(fds)

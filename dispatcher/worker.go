@@ -95,7 +95,7 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	go w.readPrimary(drain, gone)
 	stopReports := w.reportServed()
 	defer stopReports()
-	if _, err := ctrl.Write(encode(msgReady, 0, 0)); err != nil {
+	if _, err := ctrl.Write(encode(msgReady, 0)); err != nil {
 		return ErrPrimaryGone
 	}
 
@@ -219,7 +219,7 @@ func (w *workerServer) connClosed() {
 // last report.
 func (w *workerServer) reportClosed() {
 	if n := w.closed.Swap(0); n > 0 {
-		_, _ = w.ctrl.Write(encode(msgClosed, uint32(n), 0))
+		_, _ = w.ctrl.Write(encode(msgClosed, uint32(n)))
 	}
 }
 
@@ -238,7 +238,7 @@ func (w *workerServer) reportServed() (stop func()) {
 	var reported uint64
 	report := func() {
 		if n := w.served.Load(); n > reported {
-			_, _ = w.ctrl.Write(encode(msgServed, uint32(n-reported), 0))
+			_, _ = w.ctrl.Write(encode(msgServed, uint32(n-reported)))
 			reported = n
 		}
 	}
