@@ -48,12 +48,7 @@ func serveExchange() uint64 {
 }
 
 // Method returns the request method.
-func (x *Exchange) Method() string {
-	if b := field(abi.getMethod); string(b) != state.ex.method {
-		state.ex.method = intern(b)
-	}
-	return state.ex.method
-}
+func (x *Exchange) Method() string { return state.ex.readMethod() }
 
 // AppendURI appends the request URI (path and query, as the client sent
 // them) to dst.
@@ -72,13 +67,9 @@ func (x *Exchange) AppendPath(dst []byte) []byte {
 // AppendHeader appends the first value of the request header name to
 // dst, and reports whether the request has that header.
 func (x *Exchange) AppendHeader(dst []byte, name string) ([]byte, bool) {
-	var count int
-	values := field(func(b []byte) int {
-		var n int
-		count, n = abi.getHeaderValues(kindRequest, name, b)
-		return n
-	})
-	if count == 0 {
+	// Every value ends in NUL, so a header that is there is never empty.
+	values := list(func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
+	if len(values) == 0 {
 		return dst, false
 	}
 	if i := bytes.IndexByte(values, 0); i >= 0 {

@@ -339,9 +339,7 @@ func reuse(h http.Header) http.Header {
 
 // request builds the *http.Request from the host's fields.
 func (ex *exchange) request() *http.Request {
-	if b := field(abi.getMethod); string(b) != ex.method {
-		ex.method = intern(b)
-	}
+	ex.readMethod()
 	if b := field(abi.getURI); string(b) != ex.uri || ex.uri == "" {
 		ex.uri = string(b)
 		if err := parseURI(&ex.url, ex.uri); err != nil {
@@ -384,6 +382,14 @@ func (ex *exchange) request() *http.Request {
 		r.Body = &state.body
 	}
 	return r
+}
+
+// readMethod refreshes ex.method from the host and returns it.
+func (ex *exchange) readMethod() string {
+	if b := field(abi.getMethod); string(b) != ex.method {
+		ex.method = intern(b)
+	}
+	return ex.method
 }
 
 // parseURI sets u from a request URI, cheaply for the common plain path.
