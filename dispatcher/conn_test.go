@@ -16,23 +16,31 @@ import (
 // TestHandedConnectionBehavesAsANetConn takes a connection the way a
 // worker does — accepted by the acceptor, served from the bare fd — and
 // checks what net/http relies on.
-func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// acceptOne listens on addr, connects to it, sends "ping" and accepts
+// the connection with an acceptor.
+func acceptOne(t *testing.T, addr string) (net.Listener, *acceptor, net.Conn, handoff) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err)
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	acc, err := newAcceptor(ln)
 	require.NoError(t, err)
+	t.Cleanup(acc.close)
 	client, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer client.Close()
+	t.Cleanup(func() { client.Close() })
 	_, err = client.Write([]byte("ping")) // the accept waits for it
 	require.NoError(t, err)
-
 	conns, err := acc.accept(make([]handoff, 0, 4))
 	require.NoError(t, err)
 	require.Len(t, conns, 1)
+	return ln, acc, client, conns[0]
+}
+
+func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
+	ln, acc, client, h := acceptOne(t, "127.0.0.1:0")
 	for _, opt := range [][2]int{{unix.IPPROTO_TCP, unix.TCP_NODELAY}, {unix.SOL_SOCKET, unix.SO_KEEPALIVE}} {
-		v, err := unix.GetsockoptInt(conns[0].fd, opt[0], opt[1])
+		v, err := unix.GetsockoptInt(h.fd, opt[0], opt[1])
 		require.NoError(t, err)
 		assert.NotZero(t, v, "option %d inherited from the listener", opt[1])
 	}
@@ -46,7 +54,7 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 	}))
 
 	closed := 0
-	c, err := newConn(conns[0].fd, NewListener(ln.Addr()).local, conns[0].peer.addr(), func() { closed++ })
+	c, err := newConn(h.fd, NewListener(ln.Addr()).local, h.peer.addr(), func() { closed++ })
 	require.NoError(t, err)
 	assert.Equal(t, client.LocalAddr().String(), c.RemoteAddr().String())
 	assert.Equal(t, client.RemoteAddr().String(), c.LocalAddr().String())
@@ -91,29 +99,15 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 func TestAddressesOfAHandedConnection(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", ":0"} {
 		t.Run(addr, func(t *testing.T) {
-			ln, err := net.Listen("tcp", addr)
-			require.NoError(t, err)
-			defer ln.Close()
-			acc, err := newAcceptor(ln)
-			require.NoError(t, err)
-			defer acc.close()
-			client, err := net.Dial("tcp", ln.Addr().String())
-			require.NoError(t, err)
-			defer client.Close()
-			_, err = client.Write([]byte("x"))
-			require.NoError(t, err)
-			conns, err := acc.accept(make([]handoff, 0, 4))
-			require.NoError(t, err)
-			require.Len(t, conns, 1)
-
-			known, err := newConn(conns[0].fd, NewListener(ln.Addr()).local, conns[0].peer.addr(), nil)
+			ln, _, client, h := acceptOne(t, addr)
+			known, err := newConn(h.fd, NewListener(ln.Addr()).local, h.peer.addr(), nil)
 			require.NoError(t, err)
 			defer known.Close()
-			require.NotNil(t, conns[0].peer.addr(), "accept gave the peer's address")
+			require.NotNil(t, h.peer.addr(), "accept gave the peer's address")
 			assert.Equal(t, client.LocalAddr().String(), known.RemoteAddr().String())
 			assert.Equal(t, client.RemoteAddr().String(), known.LocalAddr().String())
 
-			dup, err := unix.Dup(conns[0].fd)
+			dup, err := unix.Dup(h.fd)
 			require.NoError(t, err)
 			looked, err := newConn(dup, nil, nil, nil)
 			require.NoError(t, err)
