@@ -81,7 +81,7 @@ var abiFunctions = func() map[string]bool {
 }()
 
 // instantiateABI defines the http_handler host module in r.
-func instantiateABI(ctx context.Context, r wazero.Runtime) (api.Module, error) {
+func instantiateABI(ctx context.Context, r wazero.Runtime) error {
 	b := r.NewHostModuleBuilder(abiModule)
 	for _, f := range abiFuncs {
 		fn := f.fn
@@ -91,7 +91,8 @@ func instantiateABI(ctx context.Context, r wazero.Runtime) (api.Module, error) {
 			}), f.params, f.results).
 			Export(f.name)
 	}
-	return b.Instantiate(ctx)
+	_, err := b.Instantiate(ctx)
+	return err
 }
 
 // trap stops the guest with a message for the log. wazero turns the panic

@@ -8,9 +8,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wasmcluster/wasmcluster/internal/logbuf"
+	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
 // echoNext is a next handler that reports what reached it.
@@ -280,7 +283,7 @@ func TestABI(t *testing.T) {
 }
 
 func TestLogAndLogEnabled(t *testing.T) {
-	var logs logBuffer
+	var logs logbuf.Buffer
 	logger := logs.Logger()
 	h := newGuest(t, guestWAT(`(func (export "handle_request") (result i64)
 		(call $log (i32.const 1) (i32.const 0) (i32.const 11))
@@ -303,14 +306,16 @@ func TestNextDefaultsTo404AndWrapReachesNext(t *testing.T) {
 }
 
 func TestTrailersWithoutTheFeatureTrap(t *testing.T) {
+	var logs logbuf.Buffer
 	h := newGuest(t, guestWAT(`(func (export "handle_request") (result i64)
 		(call $set_header_value (i32.const 3) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1))
-		(i64.const 0))`, "0 X"), Config{})
+		(i64.const 0))`, "0 X"), Config{Logger: logs.Logger()})
 	assert.Equal(t, http.StatusInternalServerError, serve(h, httptest.NewRequest("GET", "/", nil)).Code)
+	assert.Contains(t, logs.String(), "trailers are used without enabling the trailers feature")
 }
 
 func TestGuestStdoutGoesToTheLog(t *testing.T) {
-	var logs logBuffer
+	var logs logbuf.Buffer
 	wat := `(module
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
@@ -347,28 +352,40 @@ func TestLoadErrorsAreOneClearLine(t *testing.T) {
 		want string
 	}{
 		{"garbage", []byte("definitely not wasm"), Config{}, "not a valid Wasm module"},
-		{"no exports", watBytes(t, `(module (memory (export "memory") 1))`), Config{},
+		{"no exports", testwasm.WAT(t, `(module (memory (export "memory") 1))`), Config{},
 			"module exports neither handle_request (an http-wasm handler) nor _start (a WASI command)"},
-		{"wrong signature", watBytes(t, `(module (memory (export "memory") 1) (func (export "handle_request")))`), Config{},
+		{"wrong signature", testwasm.WAT(t, `(module (memory (export "memory") 1) (func (export "handle_request")))`), Config{},
 			"export handle_request has signature ()->(), want ()->(i64)"},
-		{"no memory", watBytes(t, `(module (func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
+		{"no memory", testwasm.WAT(t, `(module (func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
 			`module does not export its memory as "memory"`},
-		{"unknown import", watBytes(t, `(module (import "env" "abort" (func)) (memory (export "memory") 1)
+		{"unknown import", testwasm.WAT(t, `(module (import "env" "abort" (func)) (memory (export "memory") 1)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
 			"module imports env.abort; wasmcluster provides only http_handler and wasi_snapshot_preview1"},
-		{"unknown ABI function", watBytes(t, `(module (import "http_handler" "get_path" (func)) (memory (export "memory") 1)
+		{"unknown ABI function", testwasm.WAT(t, `(module (import "http_handler" "get_path" (func)) (memory (export "memory") 1)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
 			"module imports http_handler.get_path, which is not part of the http-wasm handler ABI"},
-		{"forced mode without the export", watBytes(t, `(module (memory (export "memory") 1)
+		{"forced mode without the export", testwasm.WAT(t, `(module (memory (export "memory") 1)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{Mode: ModeCGI},
 			"module does not export _start, which a WASI command must"},
-		{"memory over the limit", watBytes(t, `(module (memory (export "memory") 20)
+		{"memory over the limit", testwasm.WAT(t, `(module (memory (export "memory") 20)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{MaxMemory: 1 << 20},
-			"memory"},
-		{"trap in initialization", watBytes(t, `(module (memory (export "memory") 1)
+			"module needs 1.25 MiB of memory to start, over the limit of 1 MiB"},
+		{"trap in initialization", testwasm.WAT(t, `(module (memory (export "memory") 1)
 			(func (export "_initialize") unreachable)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
 			"initialize instance: wasm error: unreachable"},
+		{"runaway initialization", testwasm.WAT(t, `(module (memory (export "memory") 1)
+			(func (export "_initialize") (loop (br 0)))
+			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{Timeout: 200 * time.Millisecond},
+			"initialize instance: still running after the 200ms timeout"},
+		{"runaway start function", testwasm.WAT(t, `(module (memory (export "memory") 1)
+			(func $start (loop (br 0)))
+			(start $start)
+			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{Timeout: 200 * time.Millisecond},
+			"initialize instance: still running after the 200ms timeout"},
+		{"no memory, and a loop", testwasm.WAT(t, `(module
+			(func (export "handle_request") (result i64) (loop) (i64.const 0)))`), Config{},
+			`module does not export its memory as "memory"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,8 +20,7 @@ import (
 // the request goes in as environment variables and stdin, the response
 // comes out of stdout as header lines, a blank line and the body.
 func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handler) {
-	if h.cfg.MaxRequestBody >= 0 && r.ContentLength > h.cfg.MaxRequestBody {
-		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+	if h.refuseLargeBody(w, r) {
 		return
 	}
 	select {

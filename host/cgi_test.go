@@ -2,17 +2,20 @@ package host
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
@@ -26,7 +29,7 @@ func cgiGuest(t *testing.T, cfg Config) *Handler {
 }
 
 func TestCGI(t *testing.T) {
-	var logs logBuffer
+	var logs logbuf.Buffer
 	h := cgiGuest(t, Config{Env: map[string]string{"CONFIGURED": "yes"}, Logger: logs.Logger()})
 	require.Equal(t, ModeCGI, h.Mode(), "detected from the exports")
 
@@ -103,12 +106,28 @@ func TestCGIMountsAreReadOnly(t *testing.T) {
 func TestCompilationCacheIsShared(t *testing.T) {
 	dir := t.TempDir()
 	path := testwasm.GoCommand(t, "host/testdata/cgi")
-	for range 2 {
+	load := func() {
 		h, err := Load(context.Background(), path, Config{CompilationCacheDir: dir})
 		require.NoError(t, err)
 		require.NoError(t, h.Close(context.Background()))
 	}
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	assert.NotEmpty(t, entries, "compiled code was written for other processes to reuse")
+	// files maps each file in the cache to its inode: an entry written
+	// again would be a new file.
+	files := func() map[string]uint64 {
+		m := map[string]uint64{}
+		require.NoError(t, filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				fi, err := d.Info()
+				require.NoError(t, err)
+				m[p] = fi.Sys().(*syscall.Stat_t).Ino
+			}
+			return err
+		}))
+		return m
+	}
+	load()
+	written := files()
+	require.NotEmpty(t, written, "compiled code was written for other processes to reuse")
+	load()
+	assert.Equal(t, written, files(), "the second load read the cache and wrote nothing")
 }

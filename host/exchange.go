@@ -141,8 +141,7 @@ func (ex *exchange) clear() {
 
 // serveHandler serves one request with a pooled http-wasm instance.
 func (h *Handler) serveHandler(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if h.cfg.MaxRequestBody >= 0 && r.ContentLength > h.cfg.MaxRequestBody {
-		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+	if h.refuseLargeBody(w, r) {
 		return
 	}
 	inst, err := h.pool.get(r.Context())
@@ -175,6 +174,16 @@ func (h *Handler) serveHandler(w http.ResponseWriter, r *http.Request, next http
 		return
 	}
 	ex.fail(err)
+}
+
+// refuseLargeBody answers 413, before any guest runs, a request that
+// declares a body over the limit.
+func (h *Handler) refuseLargeBody(w http.ResponseWriter, r *http.Request) bool {
+	if h.cfg.MaxRequestBody < 0 || r.ContentLength <= h.cfg.MaxRequestBody {
+		return false
+	}
+	http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+	return true
 }
 
 // run calls handle_request, then the next handler and handle_response when
@@ -314,6 +323,9 @@ func (ex *exchange) fail(err error) {
 	case errors.Is(cause, context.Canceled):
 		inst.log(slog.LevelDebug, "client went away while the guest ran")
 		return
+	case errors.Is(cause, errPoolClosed):
+		status = http.StatusServiceUnavailable
+		inst.log(slog.LevelWarn, "handler closed while the guest ran")
 	case ex.tooLarge:
 		status = http.StatusRequestEntityTooLarge
 		inst.log(slog.LevelWarn, "request body over the limit", "max_body", inst.h.cfg.MaxRequestBody)

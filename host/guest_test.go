@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
@@ -86,12 +85,3 @@ func nativeHello(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, "Hello from wasmcluster: ")
 	_, _ = io.WriteString(w, r.RequestURI)
 }
-
-// watBytes assembles a WAT module.
-func watBytes(t testing.TB, wat string) []byte {
-	t.Helper()
-	return testwasm.WAT(t, wat)
-}
-
-// logBuffer collects a Handler's log for assertions.
-type logBuffer = logbuf.Buffer

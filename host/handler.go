@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -58,10 +59,14 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	// Handler modules get interrupt checks of their own (see
 	// interrupt.go); the rest rely on wazero's context checks.
 	instrumented := false
-	if secs, err := parseSections(wasm); err == nil &&
-		(cfg.Mode == ModeHandler || cfg.Mode == ModeAuto && exportsFunction(secs, "handle_request")) {
-		if out, err := instrument(secs, wasm[:8]); err == nil {
-			wasm, instrumented = out, true
+	if secs, err := parseSections(wasm); err == nil {
+		if need := initialMemory(secs); need > cfg.MaxMemory {
+			return nil, fmt.Errorf("module needs %s of memory to start, over the limit of %s", mebibytes(need), mebibytes(cfg.MaxMemory))
+		}
+		if cfg.Mode == ModeHandler || cfg.Mode == ModeAuto && exportsFunction(secs, "handle_request") {
+			if out, err := instrument(secs, wasm[:8]); err == nil {
+				wasm, instrumented = out, true
+			}
 		}
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
@@ -84,7 +89,7 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	if _, err = wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
-	if _, err = instantiateABI(ctx, h.runtime); err != nil {
+	if err = instantiateABI(ctx, h.runtime); err != nil {
 		return nil, fmt.Errorf("instantiate http_handler: %w", err)
 	}
 	h.compiled, err = h.runtime.CompileModule(ctx, wasm)
@@ -252,6 +257,11 @@ func checkImports(m wazero.CompiledModule) error {
 		return fmt.Errorf("module imports memory %s.%s; it must define its own", mod, name)
 	}
 	return nil
+}
+
+// mebibytes formats a size in bytes for people.
+func mebibytes(n uint64) string {
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', -1, 64) + " MiB"
 }
 
 // firstLine keeps an error to one line for the user; the details follow

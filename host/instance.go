@@ -10,33 +10,61 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
-// newInstance starts one guest and runs its reactor initialization
-// (_initialize), bounded by the request timeout.
-func (h *Handler) newInstance(ctx context.Context) (*instance, error) {
+// newInstance returns an instance not yet started: the pool shows it to
+// the watchdog before start runs any guest code.
+func (h *Handler) newInstance() *instance {
 	inst := &instance{h: h, done: make(chan struct{})}
 	inst.stdout.log = func(line string) { inst.log(slog.LevelInfo, "guest stdout", "line", line) }
 	inst.stderr.log = func(line string) { inst.log(slog.LevelInfo, "guest stderr", "line", line) }
 	inst.ex.inst = inst
-	inst.begin(nil, h.cfg.Timeout)
-	defer inst.end()
+	return inst
+}
 
-	mc := h.moduleConfig().WithStdout(&inst.stdout).WithStderr(&inst.stderr)
-	mod, err := h.runtime.InstantiateModule(inst, h.compiled, mc)
+// start instantiates the guest and runs its initialization — the module's
+// start function and then _initialize — bounded by the request timeout.
+func (i *instance) start() error {
+	h := i.h
+	i.begin(nil, h.cfg.Timeout)
+	defer i.end()
+
+	mc := h.moduleConfig().WithStdout(&i.stdout).WithStderr(&i.stderr)
+	mod, err := h.runtime.InstantiateModule(i, h.compiled, mc)
 	if err != nil {
-		return nil, fmt.Errorf("start instance: %w", firstLine(err))
+		return fmt.Errorf("start instance: %w", i.initError(err))
 	}
-	inst.mod = mod
-	inst.mem = mod.Memory()
-	inst.flag, _ = mod.ExportedGlobal(interruptGlobal).(api.MutableGlobal)
-	inst.handleRequest = mod.ExportedFunction("handle_request")
-	inst.handleResponse = mod.ExportedFunction("handle_response")
-	if init := mod.ExportedFunction("_initialize"); init != nil {
-		if err := inst.call(init); err != nil {
-			_ = mod.Close(ctx)
-			return nil, fmt.Errorf("initialize instance: %w", firstLine(err))
+	i.mod = mod
+	i.mem = mod.Memory()
+	if flag, ok := mod.ExportedGlobal(interruptGlobal).(api.MutableGlobal); ok {
+		i.flag.Store(&flag)
+	}
+	i.handleRequest = mod.ExportedFunction("handle_request")
+	i.handleResponse = mod.ExportedFunction("handle_response")
+	for _, name := range []string{startExport, "_initialize"} {
+		fn := mod.ExportedFunction(name)
+		if fn == nil {
+			continue
+		}
+		err := i.Err() // an interrupt that came before the flag was there
+		if err == nil {
+			err = i.call(fn)
+		}
+		if err != nil {
+			_ = mod.Close(context.Background())
+			return fmt.Errorf("initialize instance: %w", i.initError(err))
 		}
 	}
-	return inst, nil
+	return nil
+}
+
+// initError says why initialization failed, in one line.
+func (i *instance) initError(err error) error {
+	switch cause := i.Err(); cause {
+	case context.DeadlineExceeded:
+		return fmt.Errorf("still running after the %s timeout", i.h.cfg.Timeout)
+	case errPoolClosed:
+		return cause
+	}
+	return firstLine(err)
 }
 
 // requestID names the request in progress in logs: the client's

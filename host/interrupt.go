@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // A runaway guest must be stoppable, and must not stall the Go runtime:
@@ -26,6 +27,11 @@ import (
 // interruptGlobal names the flag global the instrumented module exports.
 const interruptGlobal = "wasmcluster.interrupt"
 
+// startExport names the export an instrumented module's start function
+// gets in place of its start section: the host calls it once the
+// watchdog can interrupt it.
+const startExport = "wasmcluster.start"
+
 // loopBudget is the loop iterations between calls into the host.
 const loopBudget = 1 << 16
 
@@ -35,12 +41,19 @@ var errUnsupported = errors.New("unsupported instruction")
 
 // Wasm section ids.
 const (
-	secCustom  = 0
-	secImport  = 2
-	secGlobal  = 6
-	secExport  = 7
-	secCode    = 10
-	importKind = 3 // import/export kind of a global
+	secCustom = 0
+	secImport = 2
+	secMemory = 5
+	secGlobal = 6
+	secExport = 7
+	secStart  = 8
+	secCode   = 10
+)
+
+// Kinds of imports and exports.
+const (
+	externFunc   = 0
+	externGlobal = 3
 )
 
 // section is one section of a module.
@@ -54,7 +67,7 @@ func parseSections(wasm []byte) ([]section, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
 		return nil, errors.New("not a Wasm binary")
 	}
-	r := &reader{b: wasm, at: 8}
+	r := &wasmReader{b: wasm, at: 8}
 	var secs []section
 	for !r.done() {
 		id := r.byte()
@@ -68,13 +81,30 @@ func parseSections(wasm []byte) ([]section, error) {
 	return secs, nil
 }
 
+// initialMemory returns the bytes of linear memory the module defines at
+// start (0 if it defines none, or the section cannot be read).
+func initialMemory(secs []section) uint64 {
+	for _, s := range secs {
+		if s.id == secMemory {
+			r := &wasmReader{b: s.payload}
+			if r.u32() > 0 {
+				pages := r.limits()
+				if r.err == nil {
+					return uint64(pages) * 65536
+				}
+			}
+		}
+	}
+	return 0
+}
+
 // exportsFunction reports whether the module exports a function named name.
 func exportsFunction(secs []section, name string) bool {
 	for _, s := range secs {
 		if s.id != secExport {
 			continue
 		}
-		r := &reader{b: s.payload}
+		r := &wasmReader{b: s.payload}
 		for n := r.u32(); n > 0 && r.err == nil; n-- {
 			export := string(r.bytes(int(r.u32())))
 			kind := r.byte()
@@ -87,9 +117,17 @@ func exportsFunction(secs []section, name string) bool {
 	return false
 }
 
-// instrument returns the module with the interrupt global added and
-// exported and checked at every loop head.
+// errNoMemory means the module defines no memory, which the loop check's
+// memory.grow needs; resolveMode then says what the module lacks.
+var errNoMemory = errors.New("module defines no memory")
+
+// instrument returns the module with the budget and interrupt flag
+// globals added, the flag exported, both checked at every loop head, and its start function, if any,
+// exported as startExport rather than run by instantiation.
 func instrument(secs []section, header []byte) ([]byte, error) {
+	if !slices.ContainsFunc(secs, func(s section) bool { return s.id == secMemory }) {
+		return nil, errNoMemory
+	}
 	importedGlobals, definedGlobals := 0, 0
 	for _, s := range secs {
 		switch s.id {
@@ -100,7 +138,7 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 			}
 			importedGlobals = n
 		case secGlobal:
-			definedGlobals = int((&reader{b: s.payload}).u32())
+			definedGlobals = int((&wasmReader{b: s.payload}).u32())
 		}
 	}
 	budget := uint32(importedGlobals + definedGlobals)
@@ -119,8 +157,10 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 	budgetGlobal := append(append([]byte{0x7f, 0x01, 0x41}, sleb(loopBudget)...), 0x0b) // mut i32 = loopBudget
 	flagGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}                                  // mut i32 = 0
 	newGlobals := [][]byte{budgetGlobal, flagGlobal}
-	newExport := append(append(uleb(uint32(len(interruptGlobal))), interruptGlobal...), importKind)
-	newExport = append(newExport, uleb(flag)...)
+	newExports := [][]byte{exportEntry(interruptGlobal, externGlobal, flag)}
+	if start, ok := startFunction(secs); ok {
+		newExports = append(newExports, exportEntry(startExport, externFunc, start))
+	}
 	wroteGlobal, wroteExport := false, false
 	for _, s := range secs {
 		if s.id != secCustom {
@@ -129,7 +169,7 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 				wroteGlobal = true
 			}
 			if !wroteExport && sectionOrder(s.id) > sectionOrder(secExport) {
-				write(secExport, appendEntries(nil, newExport))
+				write(secExport, appendEntries(nil, newExports...))
 				wroteExport = true
 			}
 		}
@@ -138,7 +178,7 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 			write(s.id, appendEntries(s.payload, newGlobals...))
 			wroteGlobal = true
 		case s.id == secExport:
-			write(s.id, appendEntries(s.payload, newExport))
+			write(s.id, appendEntries(s.payload, newExports...))
 			wroteExport = true
 		case s.id == secCode:
 			code, err := instrumentCode(s.payload, check)
@@ -146,6 +186,8 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 				return nil, err
 			}
 			write(s.id, code)
+		case s.id == secStart:
+			// Exported instead, and called by the host.
 		case s.id == secCustom && isDebugSection(s.payload):
 			// DWARF names code offsets that moved: drop it.
 		default:
@@ -156,9 +198,28 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 		write(secGlobal, appendEntries(nil, newGlobals...))
 	}
 	if !wroteExport {
-		write(secExport, appendEntries(nil, newExport))
+		write(secExport, appendEntries(nil, newExports...))
 	}
 	return out.Bytes(), nil
+}
+
+// exportEntry is one entry of the export section.
+func exportEntry(name string, kind byte, index uint32) []byte {
+	e := append(uleb(uint32(len(name))), name...)
+	return append(append(e, kind), uleb(index)...)
+}
+
+// startFunction returns the index of the module's start function, if it
+// has one.
+func startFunction(secs []section) (uint32, bool) {
+	for _, s := range secs {
+		if s.id == secStart {
+			r := &wasmReader{b: s.payload}
+			index := r.u32()
+			return index, r.err == nil
+		}
+	}
+	return 0, false
 }
 
 // loopCheck is the code put at the head of every loop, given the indices
@@ -200,7 +261,7 @@ func sectionOrder(id byte) int {
 
 // appendEntries adds entries to a vector section payload (or makes one).
 func appendEntries(payload []byte, entries ...[]byte) []byte {
-	r := &reader{b: payload}
+	r := &wasmReader{b: payload}
 	n := uint32(0)
 	if len(payload) > 0 {
 		n = r.u32()
@@ -213,13 +274,13 @@ func appendEntries(payload []byte, entries ...[]byte) []byte {
 }
 
 func isDebugSection(payload []byte) bool {
-	r := &reader{b: payload}
+	r := &wasmReader{b: payload}
 	name := r.bytes(int(r.u32()))
 	return r.err == nil && bytes.HasPrefix(name, []byte(".debug_"))
 }
 
 func countImportedGlobals(payload []byte) (int, error) {
-	r := &reader{b: payload}
+	r := &wasmReader{b: payload}
 	globals := 0
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
 		r.bytes(int(r.u32())) // module
@@ -232,7 +293,7 @@ func countImportedGlobals(payload []byte) (int, error) {
 			r.limits()
 		case 2: // memory: limits
 			r.limits()
-		case importKind: // global: valtype, mutability
+		case externGlobal: // global: valtype, mutability
 			r.byte()
 			r.byte()
 			globals++
@@ -245,13 +306,13 @@ func countImportedGlobals(payload []byte) (int, error) {
 
 // instrumentCode inserts check after the block type of every loop.
 func instrumentCode(payload, check []byte) ([]byte, error) {
-	r := &reader{b: payload}
+	r := &wasmReader{b: payload}
 	n := r.u32()
 	out := uleb(n)
 	var body []byte
 	for ; n > 0 && r.err == nil; n-- {
 		size := r.u32()
-		fn := &reader{b: r.bytes(int(size))}
+		fn := &wasmReader{b: r.bytes(int(size))}
 		body = body[:0]
 		for groups := fn.u32(); groups > 0 && fn.err == nil; groups-- { // locals
 			fn.u32()
@@ -279,7 +340,7 @@ func instrumentCode(payload, check []byte) ([]byte, error) {
 }
 
 // skipImmediates reads past the immediates of the instruction op.
-func skipImmediates(r *reader, op byte) error {
+func skipImmediates(r *wasmReader, op byte) error {
 	switch {
 	case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x19, op == 0x1a, op == 0x1b,
 		op >= 0x45 && op <= 0xc4, op == 0xd1, op == 0xd3:
@@ -327,7 +388,7 @@ func skipImmediates(r *reader, op byte) error {
 	return nil
 }
 
-func skipFC(r *reader) error {
+func skipFC(r *wasmReader) error {
 	switch sub := r.u32(); {
 	case sub <= 7: // saturating truncations
 	case sub == 8, sub == 10, sub == 12, sub == 14: // memory.init, memory.copy, table.init, table.copy
@@ -341,7 +402,7 @@ func skipFC(r *reader) error {
 	return nil
 }
 
-func skipSIMD(r *reader) error {
+func skipSIMD(r *wasmReader) error {
 	switch sub := r.u32(); {
 	case sub <= 11, sub == 92, sub == 93: // loads and stores
 		r.memarg()
@@ -359,8 +420,8 @@ func skipSIMD(r *reader) error {
 	return nil
 }
 
-// reader decodes a Wasm binary; the first error sticks and ends reading.
-type reader struct {
+// wasmReader decodes a Wasm binary; the first error sticks and ends reading.
+type wasmReader struct {
 	b   []byte
 	at  int
 	err error
@@ -368,9 +429,9 @@ type reader struct {
 
 var errTruncated = errors.New("truncated Wasm binary")
 
-func (r *reader) done() bool { return r.err != nil || r.at >= len(r.b) }
+func (r *wasmReader) done() bool { return r.err != nil || r.at >= len(r.b) }
 
-func (r *reader) byte() byte {
+func (r *wasmReader) byte() byte {
 	if r.err != nil || r.at >= len(r.b) {
 		r.err = errTruncated
 		return 0
@@ -380,7 +441,7 @@ func (r *reader) byte() byte {
 	return c
 }
 
-func (r *reader) bytes(n int) []byte {
+func (r *wasmReader) bytes(n int) []byte {
 	if r.err != nil || n < 0 || r.at+n > len(r.b) {
 		r.err = errTruncated
 		return nil
@@ -391,7 +452,7 @@ func (r *reader) bytes(n int) []byte {
 }
 
 // u32 reads an unsigned LEB128.
-func (r *reader) u32() uint32 {
+func (r *wasmReader) u32() uint32 {
 	var v uint32
 	for shift := 0; shift < 35; shift += 7 {
 		c := r.byte()
@@ -405,7 +466,7 @@ func (r *reader) u32() uint32 {
 }
 
 // sleb reads past a signed LEB128 of up to 64 bits.
-func (r *reader) sleb() {
+func (r *wasmReader) sleb() {
 	for i := 0; i < 10; i++ {
 		if r.byte()&0x80 == 0 {
 			return
@@ -414,7 +475,7 @@ func (r *reader) sleb() {
 	r.err = errTruncated
 }
 
-func (r *reader) blockType() {
+func (r *wasmReader) blockType() {
 	c := r.byte()
 	if c == 0x40 || c&0xc0 == 0x40 { // empty, or a one-byte value type
 		return
@@ -423,19 +484,21 @@ func (r *reader) blockType() {
 	r.sleb()
 }
 
-func (r *reader) memarg() {
+func (r *wasmReader) memarg() {
 	if align := r.u32(); align&0x40 != 0 { // multi-memory: a memory index
 		r.u32()
 	}
 	r.u32()
 }
 
-func (r *reader) limits() {
+// limits reads a table's or memory's limits and returns the minimum.
+func (r *wasmReader) limits() uint32 {
 	flags := r.byte()
-	r.u32()
+	min := r.u32()
 	if flags&1 != 0 {
 		r.u32()
 	}
+	return min
 }
 
 func sleb(v int32) []byte {

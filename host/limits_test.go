@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 )
 
 // counterWAT counts the requests its instance served and answers with the
@@ -28,7 +29,7 @@ var counterWAT = guestWAT(`
     (i64.const 0))`)
 
 func TestTrapAnswers500AndReplacesTheInstance(t *testing.T) {
-	var logs logBuffer
+	var logs logbuf.Buffer
 	h := newGuest(t, counterWAT, Config{MaxInstances: 1, Logger: logs.Logger()})
 	get := func() string { return serve(h, httptest.NewRequest("GET", "/", nil)).Body.String() }
 
@@ -53,7 +54,8 @@ var spinWAT = guestWAT(`
 
 func TestRunawayGuestGets504WithinTheDeadline(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	h := newGuest(t, spinWAT, Config{Timeout: timeout, MaxInstances: 2})
+	var logs logbuf.Buffer
+	h := newGuest(t, spinWAT, Config{Timeout: timeout, MaxInstances: 1, Logger: logs.Logger()})
 
 	start := time.Now()
 	rec := serve(h, httptest.NewRequest("POST", "/", nil))
@@ -61,6 +63,7 @@ func TestRunawayGuestGets504WithinTheDeadline(t *testing.T) {
 	assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
 	assert.Less(t, elapsed, timeout+100*time.Millisecond)
 	assert.GreaterOrEqual(t, elapsed, timeout)
+	assert.Contains(t, logs.String(), `msg="guest exceeded its deadline" timeout=300ms`)
 
 	for range 3 {
 		rec := serve(h, httptest.NewRequest("GET", "/", nil))
@@ -86,14 +89,38 @@ func TestClientGoneInterruptsTheGuest(t *testing.T) {
 	assert.Equal(t, "ok", serve(h, httptest.NewRequest("GET", "/", nil)).Body.String())
 }
 
-func TestMemoryBombGets500(t *testing.T) {
+func TestCloseAnswersRunningRequests503(t *testing.T) {
+	var logs logbuf.Buffer
+	h := newGuest(t, spinWAT, Config{Timeout: time.Minute, MaxInstances: 1, Logger: logs.Logger()})
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- serve(h, httptest.NewRequest("POST", "/", nil)) }()
+	require.Eventually(t, func() bool { return len(h.pool.sem) == 1 }, 5*time.Second, time.Millisecond, "the guest runs")
+	require.NoError(t, h.Close(context.Background()))
+	select {
+	case rec := <-done:
+		assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not stop the running guest")
+	}
+	assert.Equal(t, http.StatusServiceUnavailable, serve(h, httptest.NewRequest("GET", "/", nil)).Code, "after Close")
+}
+
+func TestMemoryBombGets500AndStaysUnderTheLimit(t *testing.T) {
+	// The guest grows its memory until it cannot; a GET then answers the
+	// pages it reached, as one byte, and a POST traps.
 	h := newGuest(t, guestWAT(`
   (func (export "handle_request") (result i64)
     (loop $grow
       (br_if $grow (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
-    unreachable)`), Config{MaxMemory: 4 << 20})
-	rec := serve(h, httptest.NewRequest("GET", "/", nil))
+    (if (i32.eq (call $get_method (i32.const 1024) (i32.const 16)) (i32.const 4))
+      (then unreachable))
+    (i32.store8 (i32.const 0) (memory.size))
+    (call $write_body (i32.const 1) (i32.const 0) (i32.const 1))
+    (i64.const 0))`), Config{MaxMemory: 4 << 20})
+	rec := serve(h, httptest.NewRequest("POST", "/", nil))
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
+	rec = serve(h, httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, []byte{64}, rec.Body.Bytes(), "grew to 4 MiB (64 pages) and no further")
 }
 
 func TestOutOfBoundsPointersTrap(t *testing.T) {
@@ -120,7 +147,7 @@ func TestOutOfBoundsPointersTrap(t *testing.T) {
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
-			var logs logBuffer
+			var logs logbuf.Buffer
 			h := newGuest(t, guestWAT(`(func (export "handle_request") (result i64) `+call+` (i64.const 0))`, "0 Host"),
 				Config{GuestConfig: []byte("config"), Logger: logs.Logger()})
 			req := httptest.NewRequest("POST", "/", strings.NewReader("body"))
@@ -241,14 +268,14 @@ func TestRunawayGuestDoesNotStallTheRuntime(t *testing.T) {
 }
 
 func TestInstrumenterRefusesWhatItCannotRead(t *testing.T) {
-	err := skipImmediates(&reader{b: []byte{0x00}}, 0x1f) // try_table
+	err := skipImmediates(&wasmReader{b: []byte{0x00}}, 0x1f) // try_table
 	assert.ErrorIs(t, err, errUnsupported)
 	_, err = parseSections([]byte("not wasm"))
 	assert.Error(t, err)
 }
 
 func TestBufferedNextResponseOverTheLimit(t *testing.T) {
-	var logs logBuffer
+	var logs logbuf.Buffer
 	big := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte(strings.Repeat("x", 200)))
 	})

@@ -17,8 +17,9 @@ import (
 //
 // An instance is also the context.Context of its own calls: host functions
 // find it with Value, and the watchdog interrupts a running guest by
-// closing done, which wazero watches while the guest runs. Done is closed
-// at most once, so an interrupted instance is never reused.
+// setting the interrupt flag of an instrumented module (see interrupt.go)
+// or, for any other, by closing done, which wazero then watches. An
+// interrupted instance is never reused.
 type instance struct {
 	h              *Handler
 	mod            api.Module
@@ -42,7 +43,7 @@ type instance struct {
 	// An interrupt closes done, for modules wazero watches, and sets flag,
 	// the interrupt flag of instrumented modules (see interrupt.go).
 	done     chan struct{}
-	flag     api.MutableGlobal
+	flag     atomic.Pointer[api.MutableGlobal]
 	doneOnce sync.Once
 	err      atomic.Pointer[error]
 }
@@ -73,8 +74,8 @@ func (i *instance) interrupt(cause error) {
 		i.err.Store(&cause)
 		close(i.done)
 	})
-	if i.flag != nil {
-		i.flag.Set(1)
+	if flag := i.flag.Load(); flag != nil {
+		(*flag).Set(1)
 	}
 }
 
@@ -103,7 +104,8 @@ func (i *instance) end() {
 // idleRequest stands for "no request" while an instance initializes.
 var idleRequest = (&http.Request{}).WithContext(context.Background())
 
-// errPoolClosed is returned to requests that arrive after Close.
+// errPoolClosed is returned to requests that arrive after Close, and
+// interrupts those Close finds running.
 var errPoolClosed = errors.New("handler is closed")
 
 // pool keeps live instances for reuse. At most max exist at once; a request
@@ -153,11 +155,7 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 		return inst, nil
 	default:
 	}
-	inst, err := p.h.newInstance(ctx)
-	if err != nil {
-		<-p.sem
-		return nil, err
-	}
+	inst := p.h.newInstance()
 	p.mu.Lock()
 	closed := p.closed
 	if !closed {
@@ -166,8 +164,12 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	p.mu.Unlock()
 	if closed {
 		<-p.sem
-		_ = inst.mod.Close(context.Background())
 		return nil, errPoolClosed
+	}
+	if err := inst.start(); err != nil {
+		p.forget(inst)
+		<-p.sem
+		return nil, err
 	}
 	return inst, nil
 }
@@ -178,11 +180,16 @@ func (p *pool) put(inst *instance) {
 	<-p.sem
 }
 
-// discard drops an instance whose guest trapped or was interrupted.
-func (p *pool) discard(inst *instance) {
+// forget takes an instance out of the watchdog's sight.
+func (p *pool) forget(inst *instance) {
 	p.mu.Lock()
 	delete(p.live, inst)
 	p.mu.Unlock()
+}
+
+// discard drops an instance whose guest trapped or was interrupted.
+func (p *pool) discard(inst *instance) {
+	p.forget(inst)
 	inst.interrupt(context.Canceled)
 	_ = inst.mod.Close(context.Background())
 	<-p.sem
@@ -195,7 +202,7 @@ func (p *pool) close() {
 		p.closed = true
 		close(p.stop)
 		for inst := range p.live {
-			inst.interrupt(context.Canceled)
+			inst.interrupt(errPoolClosed)
 		}
 	}
 }

@@ -41,9 +41,6 @@ func (r *randomReader) Read(p []byte) (int, error) {
 }
 
 func TestStreaming100MBThroughAGuest(t *testing.T) {
-	if testing.Short() {
-		t.Skip("streams 100 MB")
-	}
 	const size = 100 << 20
 	h := newGuest(t, echoWAT, Config{MaxRequestBody: -1, MaxResponseBody: -1, MaxInstances: 1})
 	srv := httptest.NewServer(h)
@@ -72,9 +69,4 @@ func TestStreaming100MBThroughAGuest(t *testing.T) {
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("streamed %d bytes; the process allocated %d bytes meanwhile", n, allocated)
 	assert.Less(t, allocated, uint64(size/4), "the body streams: the host allocated %d bytes", allocated)
-
-	require.Len(t, h.pool.idle, 1)
-	inst := <-h.pool.idle
-	defer func() { h.pool.idle <- inst }()
-	assert.LessOrEqual(t, inst.mem.Size(), uint32(2*65536), "the guest's memory stayed small")
 }
