@@ -73,7 +73,10 @@ func setStatusCode(code uint32)
 // pointer with length zero.
 func bytesPtr(b []byte) unsafe.Pointer  { return unsafe.Pointer(unsafe.SliceData(b)) }
 func stringPtr(s string) unsafe.Pointer { return unsafe.Pointer(unsafe.StringData(s)) }
-func split(countLen uint64) (int, int)  { return int(countLen >> 32), int(uint32(countLen)) }
+
+// listLen is the length of a header list from its getter's result,
+// count<<32 | length; the SDK has no use for the count.
+func listLen(countLen uint64) int { return int(uint32(countLen)) }
 
 func (wasmHost) enableFeatures(f uint32) uint32 { return enableFeatures(f) }
 func (wasmHost) getConfig(b []byte) int         { return int(getConfig(bytesPtr(b), uint32(len(b)))) }
@@ -89,11 +92,11 @@ func (wasmHost) getProtocolVersion(b []byte) int {
 	return int(getProtocolVersion(bytesPtr(b), uint32(len(b))))
 }
 func (wasmHost) getSourceAddr(b []byte) int { return int(getSourceAddr(bytesPtr(b), uint32(len(b)))) }
-func (wasmHost) getHeaderNames(kind uint32, b []byte) (int, int) {
-	return split(getHeaderNames(kind, bytesPtr(b), uint32(len(b))))
+func (wasmHost) getHeaderNames(kind uint32, b []byte) int {
+	return listLen(getHeaderNames(kind, bytesPtr(b), uint32(len(b))))
 }
-func (wasmHost) getHeaderValues(kind uint32, name string, b []byte) (int, int) {
-	return split(getHeaderValues(kind, stringPtr(name), uint32(len(name)), bytesPtr(b), uint32(len(b))))
+func (wasmHost) getHeaderValues(kind uint32, name string, b []byte) int {
+	return listLen(getHeaderValues(kind, stringPtr(name), uint32(len(name)), bytesPtr(b), uint32(len(b))))
 }
 func (wasmHost) setHeaderValue(kind uint32, name, value string) {
 	setHeaderValue(kind, stringPtr(name), uint32(len(name)), stringPtr(value), uint32(len(value)))

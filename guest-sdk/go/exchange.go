@@ -68,7 +68,7 @@ func (x *Exchange) AppendPath(dst []byte) []byte {
 // dst, and reports whether the request has that header.
 func (x *Exchange) AppendHeader(dst []byte, name string) ([]byte, bool) {
 	// Every value ends in NUL, so a header that is there is never empty.
-	values := list(func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
+	values := field(func(b []byte) int { return abi.getHeaderValues(kindRequest, name, b) })
 	if len(values) == 0 {
 		return dst, false
 	}

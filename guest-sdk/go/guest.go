@@ -48,7 +48,7 @@ import (
 var handler http.Handler
 
 // abi is the host; a Wasm build sets it to the imported host module.
-var abi host
+var abi hostABI
 
 // Handle registers h as the handler for every request, in place of any
 // registered before.
@@ -94,10 +94,10 @@ func Next(w http.ResponseWriter, r *http.Request) {
 	}
 	rw.next = true
 	rw.ex.forward(r)
-	rw.sendHeader(kindResponse)
+	rw.sendHeader()
 }
 
-// The ABI's header and body kinds, features and log levels.
+// The ABI's header and body kinds, and its trailers feature.
 const (
 	kindRequest          = 0
 	kindResponse         = 1
@@ -106,9 +106,9 @@ const (
 	featureTrailers = 4
 )
 
-// host is the http-wasm handler ABI as the SDK uses it; in a Wasm build
-// it is the imported host module.
-type host interface {
+// hostABI is the http-wasm handler ABI as the SDK uses it; in a Wasm
+// build it is the imported host module.
+type hostABI interface {
 	enableFeatures(features uint32) uint32
 	getConfig(buf []byte) int
 	logEnabled(level int32) bool
@@ -119,8 +119,8 @@ type host interface {
 	setURI(uri string)
 	getProtocolVersion(buf []byte) int
 	getSourceAddr(buf []byte) int
-	getHeaderNames(kind uint32, buf []byte) (count, n int)
-	getHeaderValues(kind uint32, name string, buf []byte) (count, n int)
+	getHeaderNames(kind uint32, buf []byte) int
+	getHeaderValues(kind uint32, name string, buf []byte) int
 	setHeaderValue(kind uint32, name, value string)
 	addHeaderValue(kind uint32, name, value string)
 	removeHeader(kind uint32, name string)
@@ -142,15 +142,6 @@ func field(get func([]byte) int) []byte {
 		n = get(scratch)
 	}
 	return scratch[:n]
-}
-
-// list is field for a NUL-terminated list field, whose getter also
-// returns the count of items.
-func list(get func([]byte) (int, int)) []byte {
-	return field(func(b []byte) int {
-		_, n := get(b)
-		return n
-	})
 }
 
 // splitList appends the strings of a NUL-terminated list to dst,
@@ -246,13 +237,13 @@ type headerFields struct {
 
 // read refreshes f from the host and fills h, which must be empty.
 func (f *headerFields) read(h http.Header) {
-	raw := list(func(b []byte) (int, int) { return abi.getHeaderNames(kindRequest, b) })
+	raw := field(func(b []byte) int { return abi.getHeaderNames(kindRequest, b) })
 	if !bytes.Equal(raw, f.namesRaw) || f.namesRaw == nil {
 		f.parseNames(raw)
 	}
 	f.values = f.values[:0]
 	for i, name := range f.names {
-		raw := list(func(b []byte) (int, int) { return abi.getHeaderValues(kindRequest, name, b) })
+		raw := field(func(b []byte) int { return abi.getHeaderValues(kindRequest, name, b) })
 		if !bytes.Equal(raw, f.valsRaw[i]) || f.valsRaw[i] == nil {
 			f.valsRaw[i] = append(f.valsRaw[i][:0], raw...)
 			f.vals[i] = splitList(f.vals[i][:0], raw)
@@ -315,7 +306,7 @@ func serve() uint64 {
 	ex := &state.ex
 	r := ex.request()
 	w := &state.w
-	*w = responseWriter{ex: ex, header: reuse(w.header), status: http.StatusOK}
+	*w = responseWriter{ex: ex, header: reuse(w.header)}
 	h := handler
 	if h == nil {
 		h = http.NotFoundHandler()
@@ -426,13 +417,7 @@ func (ex *exchange) forward(r *http.Request) {
 		}
 	}
 	for name, values := range r.Header {
-		for i, v := range values {
-			if i == 0 {
-				abi.setHeaderValue(kindRequest, name, v)
-			} else {
-				abi.addHeaderValue(kindRequest, name, v)
-			}
-		}
+		setHeaderValues(kindRequest, name, values)
 	}
 	if r.Host != "" && r.Host != ex.host {
 		abi.setHeaderValue(kindRequest, "Host", r.Host)
@@ -470,7 +455,6 @@ func (b *body) Close() error { return nil }
 type responseWriter struct {
 	ex          *exchange
 	header      http.Header
-	status      int
 	wroteHeader bool
 	next        bool
 	declared    map[string]bool // trailers the Trailer header announced
@@ -483,14 +467,13 @@ func (w *responseWriter) WriteHeader(code int) {
 		return
 	}
 	w.wroteHeader = true
-	w.status = code
 	abi.setStatusCode(code)
-	w.sendHeader(kindResponse)
+	w.sendHeader()
 }
 
-// sendHeader sends w's headers of kind, leaving out trailers, and enables
-// trailers first if the Trailer header announces some.
-func (w *responseWriter) sendHeader(kind uint32) {
+// sendHeader sends w's response headers, leaving out trailers, and
+// enables trailers first if the Trailer header announces some.
+func (w *responseWriter) sendHeader() {
 	w.declared = declaredTrailers(w.header["Trailer"])
 	if w.declared != nil {
 		abi.enableFeatures(featureTrailers) // before the header goes out
@@ -499,12 +482,18 @@ func (w *responseWriter) sendHeader(kind uint32) {
 		if strings.HasPrefix(name, http.TrailerPrefix) || name == "Trailer" || w.declared[name] {
 			continue
 		}
-		for i, v := range values {
-			if i == 0 {
-				abi.setHeaderValue(kind, name, v)
-			} else {
-				abi.addHeaderValue(kind, name, v)
-			}
+		setHeaderValues(kindResponse, name, values)
+	}
+}
+
+// setHeaderValues sets the header name of kind to values: the first
+// replaces what the host has, the rest are added.
+func setHeaderValues(kind uint32, name string, values []string) {
+	for i, v := range values {
+		if i == 0 {
+			abi.setHeaderValue(kind, name, v)
+		} else {
+			abi.addHeaderValue(kind, name, v)
 		}
 	}
 }

@@ -42,14 +42,14 @@ func (f *fakeHost) getProtocolVersion(b []byte) int {
 	return put(b, "HTTP/1.1")
 }
 func (f *fakeHost) getSourceAddr(b []byte) int { return put(b, "10.0.0.1:5000") }
-func (f *fakeHost) getHeaderNames(_ uint32, b []byte) (int, int) {
+func (f *fakeHost) getHeaderNames(_ uint32, b []byte) int {
 	var names []string
 	for k := range f.reqHeader {
 		names = append(names, k)
 	}
 	return putList(b, names)
 }
-func (f *fakeHost) getHeaderValues(_ uint32, name string, b []byte) (int, int) {
+func (f *fakeHost) getHeaderValues(_ uint32, name string, b []byte) int {
 	return putList(b, f.reqHeader[name])
 }
 func (f *fakeHost) setHeaderValue(kind uint32, name, value string) { f.header(kind).Set(name, value) }
@@ -80,12 +80,12 @@ func put(b []byte, s string) int {
 	return len(s)
 }
 
-func putList(b []byte, items []string) (int, int) {
+func putList(b []byte, items []string) int {
 	var s strings.Builder
 	for _, it := range items {
 		s.WriteString(it + "\x00")
 	}
-	return len(items), put(b, s.String())
+	return put(b, s.String())
 }
 
 // withHost serves one request from f with h.

@@ -32,27 +32,6 @@ func serveGuest(t *testing.T, pkg string, cfg host.Config) *httptest.Server {
 	return srv
 }
 
-func TestHelloExample(t *testing.T) {
-	srv := serveGuest(t, "examples/hello-wasm/go", host.Config{MaxRequestBody: -1})
-
-	res, err := http.Get(srv.URL + "/some/path?q=1")
-	require.NoError(t, err)
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	assert.Equal(t, http.StatusOK, res.StatusCode)
-	assert.Equal(t, "Hello from wasmcluster: /some/path\n", string(body))
-	assert.Equal(t, "wasmcluster", res.Header.Get("X-Hello"))
-	assert.Equal(t, "text/plain; charset=utf-8", res.Header.Get("Content-Type"))
-
-	payload := bytes.Repeat([]byte("0123456789abcdef"), 5<<20/16) // 5 MB
-	res, err = http.Post(srv.URL+"/echo", "application/octet-stream", bytes.NewReader(payload))
-	require.NoError(t, err)
-	echoed, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	require.NoError(t, err)
-	assert.True(t, bytes.Equal(payload, echoed), "the 5 MB body came back (%d bytes)", len(echoed))
-}
-
 func TestSDK(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
