@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// usage is the help of the command, printed by "wasmcluster help".
 const usage = `wasmcluster serves a WebAssembly HTTP handler on every core: a primary
 process owns the socket and hands each connection to one of its worker
 processes, each running the handler.
@@ -43,23 +45,21 @@ HANDLER.wasm is an http-wasm handler (exports handle_request), or a WASI
 command (exports _start) run once per request, CGI style.
 `
 
-// errUsage marks errors that exit with status 2.
-var errUsage = errors.New("usage")
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run executes the command line and returns the exit status: 0, 1 for a
-// failure, 2 for a usage error.
-func run(args []string, stderr io.Writer) int {
+// failure, 2 for a usage error. What the user asked for (help, the
+// version) goes to stdout; errors go to stderr.
+func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "serve":
-		cfg, err := parseServe(args[1:], stderr)
+		cfg, err := parseServe(args[1:], stdout)
 		switch {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
@@ -73,62 +73,91 @@ func run(args []string, stderr io.Writer) int {
 		}
 		return 0
 	case "version":
-		fmt.Fprintln(stderr, "wasmcluster", version)
+		fmt.Fprintln(stdout, "wasmcluster", version)
 		return 0
 	case "help", "-h", "--help", "-help":
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stdout, usage)
 		return 0
 	}
 	fmt.Fprintf(stderr, "wasmcluster: unknown command %q\n\n%s", args[0], usage)
 	return 2
 }
 
-// parseServe turns the serve flags into a Config.
-func parseServe(args []string, stderr io.Writer) (wasmcluster.Config, error) {
+// serveFlagsHelp introduces the flags in "serve --help".
+const serveFlagsHelp = `
+Flags of serve, written -name or --name, before or after HANDLER.wasm.
+A size is a byte count, or a number with a unit: 65536, 64KiB, 10MB, 1GiB.
+`
+
+// Bounds of --max-memory: Wasm memory grows in 64 KiB pages, up to 4 GiB.
+const (
+	minMemory = 64 << 10
+	maxMemory = 4 << 30
+)
+
+// parseServe turns the serve arguments into a Config. Flags may come
+// before or after HANDLER.wasm; "--" ends them. For -h or --help it
+// prints the help to stdout and returns flag.ErrHelp.
+func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	var cfg wasmcluster.Config
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported once, by the caller
 	fs.Usage = func() {}
 	var (
-		maxMemory = sizeFlag(host.DefaultMaxMemory)
-		maxBody   = sizeFlag(host.DefaultMaxRequestBody)
-		env       = listFlag{}
-		dirs      = listFlag{}
-		config    string
-		mode      string
-		logLevel  string
+		memory   = sizeFlag(host.DefaultMaxMemory)
+		body     = sizeFlag(host.DefaultMaxRequestBody)
+		response = sizeFlag(host.DefaultMaxResponseBody)
+		env      = listFlag{}
+		dirs     = listFlag{}
+		config   string
+		mode     string
+		logLevel string
 	)
 	fs.StringVar(&cfg.Listen, "listen", ":8080", "`address` to serve: host:port, unix:/path, or systemd (socket activation)")
-	fs.IntVar(&cfg.Workers, "workers", 0, "worker processes (default: one per CPU)")
-	fs.StringVar(&cfg.Balance, "balance", "round-robin", "how connections are spread: round-robin or least-conn")
-	fs.DurationVar(&cfg.Host.Timeout, "timeout", host.DefaultTimeout, "longest a request may run in the handler; then 504")
-	fs.Var(&maxMemory, "max-memory", "linear memory per handler instance, e.g. 64MiB")
-	fs.Var(&maxBody, "max-body", "largest request body, e.g. 10MB; larger gets 413")
-	fs.IntVar(&cfg.Host.MaxInstances, "instances", 0, "handler instances per worker: requests it runs at once; more wait (default 4)")
-	fs.Var(&env, "env", "`KEY=VALUE` in the handler's environment (repeatable)")
-	fs.Var(&dirs, "dir", "`HOST[:GUEST]` directory the handler may read (repeatable)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "`n` worker processes (0: one per CPU)")
+	fs.StringVar(&cfg.Balance, "balance", "round-robin", "`policy` that spreads connections over the workers: round-robin or least-conn")
+	fs.DurationVar(&cfg.Host.Timeout, "timeout", host.DefaultTimeout, "longest a request may run in the handler; after it, the client gets 504")
+	fs.Var(&memory, "max-memory", "most linear memory a handler instance may use, a `size` from 64KiB to 4GiB; a handler needing more gets 500")
+	fs.Var(&body, "max-body", "largest request body the handler may read, a `size` or -1 for no limit; a larger one gets 413")
+	fs.Var(&response, "max-response", "largest response body the handler may write, a `size` or -1 for no limit; past it the client gets 500, or a cut connection once the response has started")
+	fs.IntVar(&cfg.Host.MaxInstances, "instances", 0, "`n` handler instances per worker: requests it runs at once; more wait (0: four per worker thread)")
+	fs.Var(&env, "env", "set `KEY=VALUE` in the handler's environment, otherwise empty (repeatable)")
+	fs.Var(&dirs, "dir", "host directory the handler may read (not write), written `HOST[:GUEST]`: the handler sees HOST at path GUEST, which defaults to HOST (repeatable)")
 	fs.StringVar(&config, "config", "", "`file` whose bytes the handler reads with get_config")
-	fs.StringVar(&mode, "mode", "auto", "handler kind: auto, handler (http-wasm) or cgi (WASI command)")
+	fs.StringVar(&mode, "mode", "auto", "`kind` of handler: auto (from its exports), handler (http-wasm) or cgi (WASI command)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file`; with --tls-key, serve HTTPS and HTTP/2")
-	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file`")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "longest a drain (SIGTERM, reload) waits for requests in flight")
-	fs.StringVar(&cfg.Admin, "admin", "", "`address` for /healthz, /workers and /metrics (e.g. 127.0.0.1:9090)")
-	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stderr, usage+"\nFlags of serve:\n")
-			fs.SetOutput(stderr)
-			fs.PrintDefaults()
+	fs.StringVar(&cfg.Admin, "admin", "", "`address` for /healthz, /workers and /metrics, e.g. 127.0.0.1:9090 (default: none)")
+	fs.StringVar(&logLevel, "log-level", "info", "least `severity` logged: debug, info, warn or error")
+
+	// The flag package stops at the first argument that is not a flag:
+	// take it as a positional one and parse on, until "--" or the end.
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprint(stdout, usage+serveFlagsHelp)
+				fs.SetOutput(stdout)
+				fs.PrintDefaults()
+			}
 			return cfg, err
 		}
-		return cfg, fmt.Errorf("%w: %v", errUsage, err)
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	if fs.NArg() != 1 {
-		return cfg, fmt.Errorf("%w: serve takes one HANDLER.wasm, got %d arguments", errUsage, fs.NArg())
+	if len(positional) != 1 {
+		return cfg, fmt.Errorf("serve takes one HANDLER.wasm, got %d arguments", len(positional))
 	}
-	cfg.Module = fs.Arg(0)
-	cfg.Host.MaxMemory = uint64(maxMemory)
-	cfg.Host.MaxRequestBody = int64(maxBody)
+	cfg.Module = positional[0]
 
 	var err error
 	if _, err = dispatcher.ParseBalancer(cfg.Balance); err != nil {
@@ -137,9 +166,24 @@ func parseServe(args []string, stderr io.Writer) (wasmcluster.Config, error) {
 	if cfg.Host.Mode, err = host.ParseMode(mode); err != nil {
 		return cfg, err
 	}
-	if cfg.Host.MaxInstances < 0 {
-		return cfg, fmt.Errorf("--instances %d: want a positive count", cfg.Host.MaxInstances)
+	if cfg.Workers < 0 {
+		return cfg, fmt.Errorf("--workers %d: want a positive count, or 0 for one per CPU", cfg.Workers)
 	}
+	if cfg.Host.MaxInstances < 0 {
+		return cfg, fmt.Errorf("--instances %d: want a positive count, or 0 for the default", cfg.Host.MaxInstances)
+	}
+	if cfg.Host.Timeout <= 0 {
+		return cfg, fmt.Errorf("--timeout %v: want a positive duration", cfg.Host.Timeout)
+	}
+	if cfg.DrainTimeout <= 0 {
+		return cfg, fmt.Errorf("--drain-timeout %v: want a positive duration", cfg.DrainTimeout)
+	}
+	if memory < minMemory || memory > maxMemory {
+		return cfg, fmt.Errorf("--max-memory %v: want 64KiB to 4GiB", &memory)
+	}
+	cfg.Host.MaxMemory = uint64(memory)
+	cfg.Host.MaxRequestBody = int64(body)
+	cfg.Host.MaxResponseBody = int64(response)
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return cfg, errors.New("--tls-cert and --tls-key go together")
 	}
@@ -162,6 +206,7 @@ func parseServe(args []string, stderr io.Writer) (wasmcluster.Config, error) {
 	return cfg, nil
 }
 
+// parseEnv turns the --env values into the guest's environment.
 func parseEnv(kvs []string) (map[string]string, error) {
 	if len(kvs) == 0 {
 		return nil, nil
@@ -177,6 +222,7 @@ func parseEnv(kvs []string) (map[string]string, error) {
 	return env, nil
 }
 
+// parseDirs turns the --dir values into mounts of existing directories.
 func parseDirs(dirs []string) ([]host.Mount, error) {
 	var mounts []host.Mount
 	for _, d := range dirs {
@@ -196,14 +242,20 @@ func parseDirs(dirs []string) ([]host.Mount, error) {
 // listFlag collects a repeatable flag.
 type listFlag []string
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+// String returns the values so far, comma-separated.
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+// Set adds one more value.
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
-// sizeFlag is a byte count written as 1048576, 64KiB, 10MB, 1GiB, ...
+// sizeFlag is a byte count written as 1048576, 64KiB, 10MB, 1GiB, ...,
+// or -1 for no limit where a flag allows it.
 type sizeFlag int64
 
+// String returns the size as formatSize writes it.
 func (s *sizeFlag) String() string { return formatSize(int64(*s)) }
 
+// Set parses a size as parseSize does.
 func (s *sizeFlag) Set(v string) error {
 	n, err := parseSize(v)
 	if err != nil {
@@ -213,6 +265,7 @@ func (s *sizeFlag) Set(v string) error {
 	return nil
 }
 
+// sizeUnits are the units parseSize knows: a suffix and the bytes in one.
 var sizeUnits = []struct {
 	suffix string
 	scale  int64
@@ -222,7 +275,11 @@ var sizeUnits = []struct {
 	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
 }
 
+// parseSize parses a positive size with an optional unit, or -1.
 func parseSize(v string) (int64, error) {
+	if v == "-1" {
+		return -1, nil
+	}
 	num, scale := v, int64(1)
 	for _, u := range sizeUnits {
 		if strings.HasSuffix(v, u.suffix) {
@@ -231,16 +288,22 @@ func parseSize(v string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(num), 10, 64)
+	if n > 0 && (errors.Is(err, strconv.ErrRange) || n > math.MaxInt64/scale) {
+		return 0, fmt.Errorf("%q is too large", v)
+	}
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("%q is not a size like 1048576, 64KiB or 10MB", v)
 	}
 	return n * scale, nil
 }
 
+// formatSize writes n in the largest binary unit that divides it.
 func formatSize(n int64) string {
-	for _, u := range sizeUnits[:3] {
-		if n >= u.scale && n%u.scale == 0 && n/u.scale < 1024 {
-			return strconv.FormatInt(n/u.scale, 10) + u.suffix
+	if n > 0 {
+		for _, u := range []int{2, 1, 0} {
+			if unit := sizeUnits[u]; n%unit.scale == 0 {
+				return strconv.FormatInt(n/unit.scale, 10) + unit.suffix
+			}
 		}
 	}
 	return strconv.FormatInt(n, 10)
