@@ -21,8 +21,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,6 +28,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmcluster/wasmcluster/dispatcher"
+	"github.com/wasmcluster/wasmcluster/internal/loadgen"
 	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
@@ -57,14 +57,19 @@ type server struct {
 
 var addrLine = regexp.MustCompile(`msg="?([a-z ]+)"? addr=(\S+)`)
 
-// serve starts `wasmcluster serve` with 2 workers on 127.0.0.1 and waits
-// until it serves.
+// serve starts `wasmcluster serve` with 2 workers on 127.0.0.1, serving the
+// hello example, and waits until it serves.
 func serve(t *testing.T, extra ...string) *server {
 	t.Helper()
-	hello := testwasm.GoReactor(t, "examples/hello-wasm/go")
+	return serveModule(t, testwasm.GoReactor(t, "examples/hello-wasm/go"), extra...)
+}
+
+// serveModule is serve for the module at path.
+func serveModule(t *testing.T, path string, extra ...string) *server {
+	t.Helper()
 	args := append([]string{"serve", "--workers", "2", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0",
 		"--drain-timeout", "10s", "--instances", "2"}, extra...)
-	args = append(args, hello)
+	args = append(args, path)
 	cmd := exec.Command(buildCLI(t), args...)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
@@ -106,22 +111,12 @@ func serve(t *testing.T, extra ...string) *server {
 	return s
 }
 
-type workerStats struct {
-	ID       int    `json:"id"`
-	PID      int    `json:"pid"`
-	Ready    bool   `json:"ready"`
-	Handed   uint64 `json:"handed"`
-	Active   int64  `json:"active"`
-	Requests uint64 `json:"requests"`
-	Restarts int64  `json:"restarts"`
-}
-
-func (s *server) workers(t *testing.T) []workerStats {
+func (s *server) workers(t *testing.T) []dispatcher.WorkerStats {
 	t.Helper()
 	res, err := http.Get("http://" + s.admin + "/workers")
 	require.NoError(t, err)
 	defer res.Body.Close()
-	var ws []workerStats
+	var ws []dispatcher.WorkerStats
 	require.NoError(t, json.NewDecoder(res.Body).Decode(&ws))
 	return ws
 }
@@ -176,54 +171,15 @@ func TestServeAnswersAndSpreadsConnections(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 }
 
-// loadResult counts requests of a bounded load.
-type loadResult struct {
-	ok, failed, failedAfter atomic.Int64
-	mu                      sync.Mutex
-	errors                  []string // the first few failures, for the log
-}
-
-func (r *loadResult) fail(after bool, why string) {
-	r.failed.Add(1)
-	if after {
-		r.failedAfter.Add(1)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.errors) < 5 {
-		r.errors = append(r.errors, why)
-	}
-}
-
-// runLoad makes GET requests on new connections from 4 goroutines until
-// stop is closed. Failures of requests that started after mark is set are
-// counted apart.
-func runLoad(s *server, stop chan struct{}, mark *atomic.Bool) (*loadResult, *sync.WaitGroup) {
-	r := &loadResult{}
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				after := mark.Load()
-				switch _, body, err := s.get("/load"); {
-				case err != nil:
-					r.fail(after, err.Error())
-				case body != "Hello from wasmcluster: /load\n":
-					r.fail(after, fmt.Sprintf("body %q", body))
-				default:
-					r.ok.Add(1)
-				}
-			}
-		}()
-	}
-	return r, &wg
+// startLoad makes GET requests on new connections from 4 goroutines.
+func startLoad(s *server) *loadgen.Load {
+	return loadgen.Start(4, func() error {
+		_, body, err := s.get("/load")
+		if err == nil && body != "Hello from wasmcluster: /load\n" {
+			err = fmt.Errorf("body %q", body)
+		}
+		return err
+	})
 }
 
 func TestKilledWorkerIsReplacedWithoutLosingConnections(t *testing.T) {
@@ -231,14 +187,12 @@ func TestKilledWorkerIsReplacedWithoutLosingConnections(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: restart at once
 	victim := s.workers(t)[0]
 
-	stop := make(chan struct{})
-	var killed atomic.Bool
-	load, wg := runLoad(s, stop, &killed)
+	load := startLoad(s)
 	time.Sleep(300 * time.Millisecond)
 
 	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
 	killedAt := time.Now()
-	killed.Store(true)
+	load.Mark()
 	var replacedIn time.Duration
 	for replacedIn == 0 && time.Since(killedAt) < 10*time.Second {
 		for _, w := range s.workers(t) {
@@ -248,15 +202,14 @@ func TestKilledWorkerIsReplacedWithoutLosingConnections(t *testing.T) {
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	load.Stop()
 
 	require.NotZero(t, replacedIn, "a replacement worker serves")
 	assert.LessOrEqual(t, replacedIn, 250*time.Millisecond, "replacement serving")
-	assert.Zero(t, load.failedAfter.Load(), "no connection made after the kill failed: %q", load.errors)
-	assert.LessOrEqual(t, load.failed.Load(), int64(4), "only requests in flight on the killed worker may fail")
-	assert.Greater(t, load.ok.Load(), int64(50))
-	t.Logf("replacement serving after %v; %d ok, %d failed (in flight at the kill)", replacedIn, load.ok.Load(), load.failed.Load())
+	assert.Zero(t, load.FailedAfterMark.Load(), "no connection made after the kill failed: %q", load.Errors())
+	assert.LessOrEqual(t, load.Failed.Load(), int64(4), "only requests in flight on the killed worker may fail")
+	assert.Greater(t, load.OK.Load(), int64(50))
+	t.Logf("replacement serving after %v; %d ok, %d failed (in flight at the kill)", replacedIn, load.OK.Load(), load.Failed.Load())
 	assert.Contains(t, s.log.String(), fmt.Sprintf(`msg="worker died" id=%d pid=%d status="signal: killed"`, victim.ID, victim.PID))
 }
 
@@ -264,20 +217,17 @@ func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
 	s := serve(t)
 	before := s.workers(t)
 
-	stop := make(chan struct{})
-	var never atomic.Bool
-	load, wg := runLoad(s, stop, &never)
+	load := startLoad(s)
 	time.Sleep(300 * time.Millisecond)
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool {
 		return strings.Contains(s.log.String(), "reloaded: new workers serve")
 	}, 20*time.Second, 10*time.Millisecond)
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	load.Stop()
 
-	assert.Zero(t, load.failed.Load(), "failures: %q", load.errors)
-	assert.Greater(t, load.ok.Load(), int64(50))
+	assert.Zero(t, load.Failed.Load(), "failures: %q", load.Errors())
+	assert.Greater(t, load.OK.Load(), int64(50))
 	after := s.workers(t)
 	for _, old := range before {
 		for _, w := range after {
@@ -286,6 +236,34 @@ func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
 		assert.Eventually(t, func() bool { return syscall.Kill(old.PID, 0) == syscall.ESRCH }, 10*time.Second, 10*time.Millisecond,
 			"old worker %d drained and exited", old.PID)
 	}
+}
+
+func TestAReplacedWorkerLoadsTheModuleItsGenerationWasCheckedWith(t *testing.T) {
+	module := filepath.Join(t.TempDir(), "hello.wasm")
+	hello, err := os.ReadFile(testwasm.GoReactor(t, "examples/hello-wasm/go"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(module, hello, 0o644))
+	s := serveModule(t, module)
+	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: restart at once
+
+	require.NoError(t, os.WriteFile(module, []byte("not wasm any more"), 0o644))
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(s.log.String(), "reload refused") }, 20*time.Second, 10*time.Millisecond)
+
+	victim := s.workers(t)[0]
+	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
+	require.Eventually(t, func() bool {
+		w := s.workers(t)[0]
+		return w.Ready && w.PID != victim.PID
+	}, 10*time.Second, 5*time.Millisecond, "a replacement serves")
+	time.Sleep(time.Second) // time for a new standby to load, or fail to
+	for range 4 {
+		res, body, err := s.get("/still")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, "Hello from wasmcluster: /still\n", body)
+	}
+	assert.NotContains(t, s.log.String(), "exit status 1", "no worker failed to load the module")
 }
 
 func TestTermFinishesInFlightRequestsAndLeavesNoWorker(t *testing.T) {
@@ -354,15 +332,18 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 		want   string
 	}{
 		{"malformed module", []string{"serve", "--listen", "127.0.0.1:0", garbage}, 1,
-			"wasmcluster: load module " + garbage + ": not a valid Wasm module: invalid magic number\n"},
+			"wasmcluster: load module " + garbage + ": not a valid Wasm module: invalid magic number"},
 		{"missing module", []string{"serve", "--listen", "127.0.0.1:0", "/does/not/exist.wasm"}, 1,
-			"wasmcluster: load module: open /does/not/exist.wasm: no such file or directory\n"},
-		{"no module", []string{"serve"}, 2, "wasmcluster: usage: serve takes one HANDLER.wasm, got 0 arguments\n"},
-		{"unknown flag", []string{"serve", "--bogus", garbage}, 2, "wasmcluster: usage: flag provided but not defined: -bogus\n"},
-		{"bad size", []string{"serve", "--max-memory", "lots", garbage}, 2, `"lots" is not a size like 1048576, 64KiB or 10MB`},
-		{"bad policy", []string{"serve", "--balance", "random", garbage}, 2, `unknown balancing policy "random"`},
-		{"bad instances", []string{"serve", "--instances", "-3", garbage}, 2, "--instances -3: want a positive count"},
-		{"unknown command", []string{"launch"}, 2, `wasmcluster: unknown command "launch"`},
+			"wasmcluster: load module: open /does/not/exist.wasm: no such file or directory"},
+		{"no module", []string{"serve"}, 2, "wasmcluster: serve takes one HANDLER.wasm, got 0 arguments"},
+		{"unknown flag", []string{"serve", "--bogus", garbage}, 2, "wasmcluster: flag provided but not defined: -bogus"},
+		{"bad size", []string{"serve", "--max-memory", "lots", garbage}, 2,
+			`wasmcluster: invalid value "lots" for flag -max-memory: "lots" is not a size like 1048576, 64KiB or 10MB`},
+		{"bad policy", []string{"serve", "--balance", "random", garbage}, 2,
+			`wasmcluster: unknown balancing policy "random" (want round-robin or least-conn)`},
+		{"bad instances", []string{"serve", "--instances", "-3", garbage}, 2,
+			"wasmcluster: --instances -3: want a positive count, or 0 for the default"},
+		{"bad env", []string{"serve", "--env", "FOO", garbage}, 2, `wasmcluster: --env "FOO": want KEY=VALUE`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,11 +354,20 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 			var exit *exec.ExitError
 			require.ErrorAs(t, err, &exit)
 			assert.Equal(t, tc.status, exit.ExitCode())
-			assert.Contains(t, stderr.String(), tc.want)
-			assert.NotContains(t, stderr.String(), "worker started", "no worker started")
-			assert.NotContains(t, stderr.String(), "goroutine", "no stack trace")
+			want := tc.want + "\n" // one line, and nothing else: no log, no stack trace
+			if tc.status == 2 {
+				want += "Run 'wasmcluster serve --help' for usage.\n"
+			}
+			assert.Equal(t, want, stderr.String())
 		})
 	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(cli, "launch")
+	cmd.Stderr = &stderr
+	var exit *exec.ExitError
+	require.ErrorAs(t, cmd.Run(), &exit)
+	assert.Equal(t, 2, exit.ExitCode())
+	assert.True(t, strings.HasPrefix(stderr.String(), "wasmcluster: unknown command \"launch\"\n\n"), "then the usage: %s", stderr.String())
 }
 
 // selfSigned writes a certificate and key for 127.0.0.1 and returns their

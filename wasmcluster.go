@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -39,8 +40,10 @@ import (
 // Config describes a cluster. Zero fields take the defaults in their
 // comments.
 type Config struct {
-	// Module is the path of the handler module. It is read again on
-	// reload (SIGHUP).
+	// Module is the path of the handler module. The primary reads it at
+	// start and again on reload (SIGHUP); workers load the copy the
+	// primary checked, so a file changed meanwhile reaches them only
+	// through a reload.
 	Module string
 	// Listen is the address to serve: "host:port" (default ":8080"),
 	// "unix:/path", or "systemd" for socket activation.
@@ -65,8 +68,12 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// envCacheDir passes the primary's compilation cache to its workers.
-const envCacheDir = "WASMCLUSTER_CACHE_DIR"
+// The primary tells its workers where its compilation cache is, and which
+// copy of the module to load: the one it checked for their generation.
+const (
+	envCacheDir   = "WASMCLUSTER_CACHE_DIR"
+	envModuleCopy = "WASMCLUSTER_MODULE_COPY"
+)
 
 // IsWorker reports whether this process is a worker of a cluster.
 func IsWorker() bool { return dispatcher.IsWorker() }
@@ -101,19 +108,22 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	if _, err := tlsConfig(cfg); err != nil {
 		return err
 	}
+	dir, err := os.MkdirTemp("", "wasmcluster-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
 	if cfg.Host.CompilationCacheDir == "" {
-		dir, err := os.MkdirTemp("", "wasmcluster-cache-")
-		if err != nil {
-			return fmt.Errorf("compilation cache: %w", err)
-		}
-		defer os.RemoveAll(dir)
-		cfg.Host.CompilationCacheDir = dir
+		cfg.Host.CompilationCacheDir = filepath.Join(dir, "cache")
 	}
 	// Compile here first: a bad module fails now, before any worker
 	// starts, and the workers find the compiled code in the cache.
-	if err := checkModule(ctx, cfg); err != nil {
+	copies := &moduleCopies{dir: dir}
+	first, err := copies.check(ctx, cfg)
+	if err != nil {
 		return err
 	}
+	copies.keep(first)
 	listen := cfg.Listen
 	if listen == "" {
 		listen = ":8080"
@@ -129,7 +139,7 @@ func runPrimary(ctx context.Context, cfg Config) error {
 		Balancer:     balancer,
 		DrainTimeout: cfg.DrainTimeout,
 		Logger:       log,
-		Env:          []string{envCacheDir + "=" + cfg.Host.CompilationCacheDir},
+		Env:          []string{envCacheDir + "=" + cfg.Host.CompilationCacheDir, envModuleCopy + "=" + first},
 	})
 	if cfg.Admin != "" {
 		stop, err := serveAdmin(cfg.Admin, p, log)
@@ -150,7 +160,7 @@ func runPrimary(ctx context.Context, cfg Config) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(ctx, cfg, p)
+				reload(ctx, cfg, p, copies)
 			}
 		}
 	}()
@@ -160,26 +170,64 @@ func runPrimary(ctx context.Context, cfg Config) error {
 }
 
 // reload answers SIGHUP: check the module again, then swap generations.
-func reload(ctx context.Context, cfg Config, p *dispatcher.Primary) {
+func reload(ctx context.Context, cfg Config, p *dispatcher.Primary, copies *moduleCopies) {
 	log := cfg.Logger
 	log.Info("reloading", "module", cfg.Module)
-	if err := checkModule(ctx, cfg); err != nil {
+	path, err := copies.check(ctx, cfg)
+	if err != nil {
 		log.Error("reload refused; the old workers keep serving", "error", err)
 		return
 	}
-	if err := p.Reload(ctx); err != nil {
+	if err := p.Reload(ctx, envModuleCopy+"="+path); err != nil {
 		log.Error("reload failed; the old workers keep serving", "error", err)
+		copies.drop(path)
+		return
 	}
+	copies.keep(path)
 }
 
-// checkModule loads the module as a worker would, and lets it go.
-func checkModule(ctx context.Context, cfg Config) error {
-	h, err := host.Load(ctx, cfg.Module, cfg.Host)
-	if err != nil {
-		return err
-	}
-	return h.Close(ctx)
+// moduleCopies keeps, in the primary's private directory, the copy of the
+// module each generation of workers loads: a worker replaced later loads
+// what its generation was checked with, whatever became of the file.
+type moduleCopies struct {
+	dir     string
+	n       int
+	current string
 }
+
+// check reads the module, loads it as a worker would, and returns the path
+// of a copy of what it read.
+func (m *moduleCopies) check(ctx context.Context, cfg Config) (string, error) {
+	wasm, err := os.ReadFile(cfg.Module)
+	if err != nil {
+		return "", fmt.Errorf("load module: %w", err)
+	}
+	h, err := host.New(ctx, wasm, cfg.Host)
+	if err != nil {
+		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
+	}
+	if err := h.Close(ctx); err != nil {
+		return "", err
+	}
+	m.n++
+	path := filepath.Join(m.dir, fmt.Sprintf("module-%d.wasm", m.n))
+	if err := os.WriteFile(path, wasm, 0o400); err != nil {
+		return "", fmt.Errorf("copy module: %w", err)
+	}
+	return path, nil
+}
+
+// keep makes path the current copy and removes the one before, whose
+// workers all loaded it already.
+func (m *moduleCopies) keep(path string) {
+	if m.current != "" {
+		m.drop(m.current)
+	}
+	m.current = path
+}
+
+// drop removes a copy no worker will load.
+func (m *moduleCopies) drop(path string) { _ = os.Remove(path) }
 
 func runWorker(ctx context.Context, cfg Config) error {
 	log := cfg.Logger.With("worker", dispatcher.WorkerID(), "pid", os.Getpid())
@@ -194,7 +242,11 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	h, err := host.Load(ctx, cfg.Module, hostCfg)
+	module := cfg.Module
+	if path := os.Getenv(envModuleCopy); path != "" {
+		module = path
+	}
+	h, err := host.Load(ctx, module, hostCfg)
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestHandedConnectionBehavesAsANetConn takes a connection the way a
-// worker does — accepted by the acceptor, served from the bare fd — and
-// checks what net/http relies on.
 // acceptOne listens on addr, connects to it, sends "ping" and accepts
 // the connection with an acceptor.
 func acceptOne(t *testing.T, addr string) (net.Listener, *acceptor, net.Conn, handoff) {
@@ -37,6 +34,9 @@ func acceptOne(t *testing.T, addr string) (net.Listener, *acceptor, net.Conn, ha
 	return ln, acc, client, conns[0]
 }
 
+// TestHandedConnectionBehavesAsANetConn takes a connection the way a
+// worker does — accepted by the acceptor, served from the bare fd — and
+// checks what net/http relies on.
 func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 	ln, acc, client, h := acceptOne(t, "127.0.0.1:0")
 	for _, opt := range [][2]int{{unix.IPPROTO_TCP, unix.TCP_NODELAY}, {unix.SOL_SOCKET, unix.SO_KEEPALIVE}} {
@@ -54,7 +54,7 @@ func TestHandedConnectionBehavesAsANetConn(t *testing.T) {
 	}))
 
 	closed := 0
-	c, err := newConn(h.fd, NewListener(ln.Addr()).local, h.peer.addr(), func() { closed++ })
+	c, err := newConn(h.fd, newListener(ln.Addr()).local, h.peer.addr(), func() { closed++ })
 	require.NoError(t, err)
 	assert.Equal(t, client.LocalAddr().String(), c.RemoteAddr().String())
 	assert.Equal(t, client.RemoteAddr().String(), c.LocalAddr().String())
@@ -100,7 +100,7 @@ func TestAddressesOfAHandedConnection(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:0", "[::1]:0", ":0"} {
 		t.Run(addr, func(t *testing.T) {
 			ln, _, client, h := acceptOne(t, addr)
-			known, err := newConn(h.fd, NewListener(ln.Addr()).local, h.peer.addr(), nil)
+			known, err := newConn(h.fd, newListener(ln.Addr()).local, h.peer.addr(), nil)
 			require.NoError(t, err)
 			defer known.Close()
 			require.NotNil(t, h.peer.addr(), "accept gave the peer's address")
@@ -116,7 +116,7 @@ func TestAddressesOfAHandedConnection(t *testing.T) {
 			assert.Equal(t, known.LocalAddr().String(), looked.LocalAddr().String())
 		})
 	}
-	assert.Nil(t, NewListener(&net.TCPAddr{IP: net.IPv6unspecified, Port: 80}).local, "a wildcard listener's connections each have their own local address")
+	assert.Nil(t, newListener(&net.TCPAddr{IP: net.IPv6unspecified, Port: 80}).local, "a wildcard listener's connections each have their own local address")
 }
 
 // TestMalformedConnsMessageClosesItsFds sends a worker a message that
@@ -141,7 +141,7 @@ func TestMalformedConnsMessageClosesItsFds(t *testing.T) {
 	_, err = primary.Write(encode(msgDrain, 0))
 	require.NoError(t, err)
 
-	msg, err := newReader().read(workerEnd)
+	msg, err := newMsgReader().read(workerEnd)
 	require.NoError(t, err)
 	assert.Equal(t, byte(msgDrain), msg.typ)
 	assert.Equal(t, before, countFDs(t, os.Getpid()), "the received fd is closed")

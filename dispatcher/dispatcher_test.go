@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmcluster/wasmcluster/internal/loadgen"
 	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 )
 
@@ -38,10 +39,14 @@ func TestMain(m *testing.M) {
 }
 
 // workerHandler answers with the worker's pid; /slow?ms=N first sleeps;
-// /procs answers GOMAXPROCS.
+// /procs answers GOMAXPROCS; /version answers $TEST_VERSION.
 var workerHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/procs" {
+	switch r.URL.Path {
+	case "/procs":
 		fmt.Fprintf(w, "%d", runtime.GOMAXPROCS(0))
+		return
+	case "/version":
+		io.WriteString(w, os.Getenv("TEST_VERSION"))
 		return
 	}
 	if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil {
@@ -400,53 +405,118 @@ func TestDrainFinishesInFlightRequests(t *testing.T) {
 	assert.Error(t, err, "no longer listening")
 }
 
-// load makes requests on new connections from a few goroutines until
-// stop is closed, and returns the count of successes and failures.
-func load(c *cluster, stop chan struct{}) (ok, failed *atomic.Int64, done *sync.WaitGroup) {
-	ok, failed, done = &atomic.Int64{}, &atomic.Int64{}, &sync.WaitGroup{}
-	for range 4 {
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := c.get("/slow?ms=5"); err != nil {
-					fmt.Fprintln(os.Stderr, "DEBUG", err)
-					failed.Add(1)
-				} else {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
-	return ok, failed, done
+func TestStopDuringAReloadFinishesTheOldWorkersRequests(t *testing.T) {
+	c := startCluster(t, Options{Workers: 1}, nil)
+	old := c.p.Workers()[0].PID
+	result := make(chan error, 1)
+	go func() {
+		_, err := c.get("/slow?ms=1000")
+		result <- err
+	}()
+	require.Eventually(t, func() bool { return c.p.Workers()[0].Active == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, c.p.Reload(context.Background()))
+	c.stop(t) // tells the old worker, already draining, to drain again
+	require.NoError(t, <-result, "the old worker finished its request")
+	assert.Eventually(t, func() bool {
+		return strings.Contains(c.logs.String(), fmt.Sprintf("pid=%d status=\"exit status 0\"", old))
+	}, 5*time.Second, time.Millisecond, "the old worker exited cleanly")
 }
 
 func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
 	c := startCluster(t, Options{Workers: 2}, nil)
 	before := c.pids()
-	stop := make(chan struct{})
-	ok, failed, done := load(c, stop)
+	// Clients on new connections, and clients that keep theirs.
+	fresh := loadgen.Start(2, func() error {
+		_, err := c.get("/slow?ms=5")
+		return err
+	})
+	kept := loadgen.Start(4, keepAliveRequests(t, c.addr))
 	time.Sleep(300 * time.Millisecond)
 	require.NoError(t, c.p.Reload(context.Background()))
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	done.Wait()
+	require.NoError(t, c.p.Reload(context.Background()))
+	time.Sleep(300 * time.Millisecond)
+	fresh.Stop()
+	kept.Stop()
 
-	assert.Zero(t, failed.Load())
-	assert.Greater(t, ok.Load(), int64(20))
+	for _, load := range []*loadgen.Load{fresh, kept} {
+		assert.Zero(t, load.Failed.Load(), "failures: %q", load.Errors())
+		assert.Greater(t, load.OK.Load(), int64(20))
+	}
 	after := c.pids()
 	for pid := range after {
 		assert.False(t, before[pid], "pid %d is new", pid)
 	}
-	assert.Equal(t, 2, c.p.Workers()[0].Generation)
+	assert.Equal(t, 3, c.p.Workers()[0].Generation)
 	for pid := range before {
 		assert.Eventually(t, func() bool { return syscall.Kill(pid, 0) == syscall.ESRCH }, 10*time.Second, 10*time.Millisecond,
 			"old worker %d drained and exited", pid)
+	}
+}
+
+// keepAliveRequests returns a request function for loadgen that sends
+// each request on an idle keep-alive connection when there is one, as a
+// client's connection pool does, and reuses the connection unless the
+// response says Connection: close.
+func keepAliveRequests(t *testing.T, addr string) func() error {
+	type conn struct {
+		net.Conn
+		r *bufio.Reader
+	}
+	idle := make(chan *conn, 16)
+	t.Cleanup(func() {
+		for len(idle) > 0 {
+			(<-idle).Close()
+		}
+	})
+	return func() error {
+		var c *conn
+		select {
+		case c = <-idle:
+		default:
+			nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				return err
+			}
+			c = &conn{nc, bufio.NewReader(nc)}
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		res, err := func() (*http.Response, error) {
+			if _, err := io.WriteString(c, "GET /slow?ms=2 HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+				return nil, err
+			}
+			res, err := http.ReadResponse(c.r, nil)
+			if err == nil {
+				_, err = io.Copy(io.Discard, res.Body)
+			}
+			return res, err
+		}()
+		if err != nil || res.Close {
+			c.Close()
+		} else {
+			idle <- c
+		}
+		return err
+	}
+}
+
+func TestReloadGivesTheNewGenerationItsEnvironment(t *testing.T) {
+	c := startCluster(t, Options{Workers: 2, Env: []string{"TEST_VERSION=1"}}, nil)
+	got, err := c.get("/version")
+	require.NoError(t, err)
+	assert.Equal(t, "1", got)
+
+	require.NoError(t, c.p.Reload(context.Background(), "TEST_VERSION=2"))
+	victim := c.p.Workers()[0]
+	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
+	require.Eventually(t, func() bool {
+		w := c.p.Workers()[0]
+		return w.Ready && w.PID != victim.PID
+	}, 10*time.Second, 5*time.Millisecond, "a replacement serves")
+	for range 4 { // every worker, the replacement too
+		got, err := c.get("/version")
+		require.NoError(t, err)
+		assert.Equal(t, "2", got)
 	}
 }
 
@@ -521,13 +591,19 @@ func TestUnixSocketListener(t *testing.T) {
 	stale.Close()
 	ln, err = Listen("unix:" + path)
 	require.NoError(t, err)
-	ln.Close()
+	defer ln.Close()
+	// A live one is not.
+	_, err = Listen("unix:" + path)
+	require.ErrorIs(t, err, syscall.EADDRINUSE)
+	c, err := net.Dial("unix", path)
+	require.NoError(t, err, "the first listener still has its socket")
+	c.Close()
 }
 
-// flakyAccepter fails with errs in turn, then stops.
-type flakyAccepter struct{ errs []error }
+// flakySource fails with errs in turn, then stops.
+type flakySource struct{ errs []error }
 
-func (f *flakyAccepter) accept(conns []handoff) ([]handoff, error) {
+func (f *flakySource) accept(conns []handoff) ([]handoff, error) {
 	if len(f.errs) == 0 {
 		return conns, errStopped
 	}
@@ -541,14 +617,14 @@ func TestAcceptErrorsBackOff(t *testing.T) {
 	p := NewPrimary(Options{Logger: logs.Logger()})
 	emfile := fmt.Errorf("accept: %w", syscall.EMFILE)
 	start := time.Now()
-	p.acceptLoop(&flakyAccepter{errs: []error{emfile, emfile, emfile, emfile}})
+	p.acceptLoop(&flakySource{errs: []error{emfile, emfile, emfile, emfile}})
 	assert.GreaterOrEqual(t, time.Since(start), 75*time.Millisecond, "waited 5+10+20+40 ms, not spinning")
 	assert.Equal(t, 4, strings.Count(logs.String(), "accept failed; backing off"))
 	assert.Contains(t, logs.String(), "delay=40ms")
 
 	logs = &logbuf.Buffer{}
 	p = NewPrimary(Options{Logger: logs.Logger()})
-	p.acceptLoop(&flakyAccepter{errs: []error{syscall.EBADF, emfile}})
+	p.acceptLoop(&flakySource{errs: []error{syscall.EBADF, emfile}})
 	assert.Contains(t, logs.String(), "accept failed; no longer accepting")
 	assert.NotContains(t, logs.String(), "backing off", "a hard error stops the loop")
 }

@@ -13,7 +13,7 @@
 // serves.
 //
 // A worker (IsWorker, ServeWorker) serves its handler with a plain
-// http.Server on a Listener fed by the primary, and exits when the primary
+// http.Server on a net.Listener fed by the primary, and exits when the primary
 // does.
 //
 // The package knows nothing of WebAssembly: the root package joins it to

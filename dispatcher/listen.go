@@ -13,7 +13,8 @@ import (
 // Listen opens the primary's listening socket. addr is one of
 //
 //	host:port       a TCP address, e.g. ":8080" or "127.0.0.1:8080"
-//	unix:/path      a Unix socket (a stale socket file is replaced)
+//	unix:/path      a Unix socket (a stale socket file, one nothing
+//	                listens on, is replaced)
 //	systemd         the first socket systemd passed (LISTEN_FDS, LISTEN_PID)
 func Listen(addr string) (net.Listener, error) {
 	switch {
@@ -21,12 +22,26 @@ func Listen(addr string) (net.Listener, error) {
 		return systemdListener()
 	case strings.HasPrefix(addr, "unix:"):
 		path := strings.TrimPrefix(addr, "unix:")
-		if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if isStaleSocket(path) {
 			_ = os.Remove(path)
 		}
 		return net.Listen("unix", path)
 	}
 	return net.Listen("tcp", addr)
+}
+
+// isStaleSocket reports whether path is a socket file that refuses
+// connections: left behind by a server that is gone.
+func isStaleSocket(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 {
+		return false
+	}
+	c, err := net.Dial("unix", path)
+	if err == nil {
+		c.Close()
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // systemdListener takes the listening socket of systemd socket activation:

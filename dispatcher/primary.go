@@ -23,7 +23,7 @@ const (
 	envWorkerFD = "WASMCLUSTER_WORKER_FD" // the control socket's fd number
 	envWorkerID = "WASMCLUSTER_WORKER_ID"
 	// The address the primary listens on, as "NETWORK ADDRESS": the
-	// worker's Listener reports it, and a TCP address with a definite IP
+	// worker's listener reports it, and a TCP address with a definite IP
 	// is every connection's local address.
 	envListenAddr = "WASMCLUSTER_LISTEN_ADDR"
 )
@@ -88,14 +88,14 @@ func selfCommand() *exec.Cmd {
 
 // WorkerStats are the primary's figures for one worker.
 type WorkerStats struct {
-	ID         int    `json:"id"`
-	PID        int    `json:"pid"`
-	Generation int    `json:"generation"`
-	Ready      bool   `json:"ready"`
-	Handed     uint64 `json:"handed"`   // connections handed to this worker slot
-	Active     int64  `json:"active"`   // live connections of its current process
-	Requests   uint64 `json:"requests"` // requests served, as the workers report them
-	Restarts   int64  `json:"restarts"` // processes started after the first
+	ID         int    `json:"id"`         // the worker's slot, 1 to Options.Workers
+	PID        int    `json:"pid"`        // its current process
+	Generation int    `json:"generation"` // 1, and one more with each reload
+	Ready      bool   `json:"ready"`      // taking connections
+	Handed     uint64 `json:"handed"`     // connections handed to this worker slot
+	Active     int64  `json:"active"`     // live connections of its current process
+	Requests   uint64 `json:"requests"`   // requests served, as the workers report them
+	Restarts   int64  `json:"restarts"`   // processes started after the first
 }
 
 // Primary owns the listening socket: it runs the workers and hands each
@@ -121,6 +121,7 @@ type Primary struct {
 // replacement takes its slot.
 type slot struct {
 	id, generation int
+	env            []string // the generation's own environment, after Options.Env
 	handed         atomic.Uint64
 	requests       atomic.Uint64
 	restarts       atomic.Int64
@@ -159,7 +160,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	p.addr = ln.Addr()
-	slots, err := p.startGeneration(ctx)
+	slots, err := p.startGeneration(ctx, nil)
 	if err != nil {
 		acc.close()
 		return err
@@ -168,7 +169,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	p.slots = slots
 	p.rebuildReady()
 	p.mu.Unlock()
-	p.startStandby(slots[0].generation)
+	p.startStandby(slots[0])
 	p.log.Info("serving", "addr", ln.Addr().String(), "workers", len(slots))
 
 	acceptDone := make(chan struct{})
@@ -187,8 +188,12 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 // Reload starts a new generation of workers, switches hand-off to it once
 // every new worker serves, and drains the old one. If a new worker fails
 // to start, the old generation keeps serving and Reload returns why.
-func (p *Primary) Reload(ctx context.Context) error {
-	slots, err := p.startGeneration(ctx)
+//
+// env, if any, is added to the environment of the new generation's
+// workers, and of their replacements, after Options.Env: for example, to
+// say which version of what they serve to load.
+func (p *Primary) Reload(ctx context.Context, env ...string) error {
+	slots, err := p.startGeneration(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -206,11 +211,11 @@ func (p *Primary) Reload(ctx context.Context) error {
 	p.slots = slots
 	p.rebuildReady()
 	p.mu.Unlock()
-	p.startStandby(slots[0].generation)
+	p.startStandby(slots[0])
 	p.log.Info("reloaded: new workers serve, old ones drain", "generation", slots[0].generation)
 	go func() {
 		p.retire(old)
-		p.waitExit(old, p.opts.DrainTimeout)
+		p.waitExit(old)
 	}()
 	return nil
 }
@@ -239,9 +244,9 @@ func (p *Primary) Workers() []WorkerStats {
 	return stats
 }
 
-// startStandby starts the standby worker of generation gen.
-func (p *Primary) startStandby(gen int) {
-	s := &slot{id: standbyID, generation: gen}
+// startStandby starts the standby worker of the generation of like.
+func (p *Primary) startStandby(like *slot) {
+	s := &slot{id: standbyID, generation: like.generation, env: like.env}
 	p.mu.Lock()
 	p.standbySlot = s
 	p.mu.Unlock()
@@ -250,7 +255,7 @@ func (p *Primary) startStandby(gen int) {
 
 // startGeneration starts Options.Workers workers and waits until they all
 // serve. If one fails, the others are stopped and the error says which.
-func (p *Primary) startGeneration(ctx context.Context) ([]*slot, error) {
+func (p *Primary) startGeneration(ctx context.Context, env []string) ([]*slot, error) {
 	p.mu.Lock()
 	p.generation++
 	gen := p.generation
@@ -259,8 +264,8 @@ func (p *Primary) startGeneration(ctx context.Context) ([]*slot, error) {
 	slots := make([]*slot, p.opts.Workers)
 	var err error
 	for i := range slots {
-		slots[i] = &slot{id: i + 1, generation: gen}
-		if _, err = p.start(slots[i]); err != nil {
+		slots[i] = &slot{id: i + 1, generation: gen, env: env}
+		if err = p.start(slots[i]); err != nil {
 			break
 		}
 	}
@@ -273,7 +278,7 @@ func (p *Primary) startGeneration(ctx context.Context) ([]*slot, error) {
 		for _, w := range workers {
 			_ = w.cmd.Process.Kill()
 		}
-		p.waitExit(workers, p.opts.DrainTimeout)
+		p.waitExit(workers)
 		return nil, err
 	}
 	return slots, nil
@@ -299,10 +304,10 @@ func (p *Primary) waitReady(ctx context.Context, slots []*slot) error {
 }
 
 // start runs a worker process for s.
-func (p *Primary) start(s *slot) (*worker, error) {
+func (p *Primary) start(s *slot) error {
 	ctrl, child, err := socketpair()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cmd := p.opts.Command()
 	if cmd.Env == nil {
@@ -313,6 +318,7 @@ func (p *Primary) start(s *slot) (*worker, error) {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
 	}
 	cmd.Env = append(cmd.Env, p.opts.Env...)
+	cmd.Env = append(cmd.Env, s.env...)
 	cmd.Env = append(cmd.Env,
 		envWorkerFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)),
 		envWorkerID+"="+strconv.Itoa(s.id),
@@ -324,7 +330,7 @@ func (p *Primary) start(s *slot) (*worker, error) {
 	if err := cmd.Start(); err != nil {
 		ctrl.Close()
 		child.Close()
-		return nil, fmt.Errorf("start worker %d: %w", s.id, err)
+		return fmt.Errorf("start worker %d: %w", s.id, err)
 	}
 	w := &worker{
 		cmd:     cmd,
@@ -342,14 +348,14 @@ func (p *Primary) start(s *slot) (*worker, error) {
 	p.log.Info("worker started", "id", s.id, "pid", cmd.Process.Pid, "generation", s.generation)
 	go p.readWorker(w)
 	go p.waitWorker(w)
-	return w, nil
+	return nil
 }
 
 func isGOMAXPROCS(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }
 
 // readWorker handles what a worker reports until its control socket closes.
 func (p *Primary) readWorker(w *worker) {
-	r := newReader()
+	r := newMsgReader()
 	for {
 		msg, err := r.read(w.ctrl)
 		if err != nil {
@@ -369,9 +375,9 @@ func (p *Primary) readWorker(w *worker) {
 			p.mu.Unlock()
 			p.dispatch(parked)
 		case msgClosed:
-			w.active.Add(-int64(msg.a))
+			w.active.Add(-int64(msg.n))
 		case msgServed:
-			w.slot.Load().requests.Add(uint64(msg.a))
+			w.slot.Load().requests.Add(uint64(msg.n))
 		}
 	}
 }
@@ -395,7 +401,7 @@ func (p *Primary) waitWorker(w *worker) {
 	replace := !p.draining && !w.retired.Load() && p.isCurrent(s)
 	if replace {
 		if time.Since(w.started) < time.Second {
-			s.backoff = min(max(2*s.backoff, 100*time.Millisecond), 10*time.Second)
+			s.backoff = nextBackoff(s.backoff)
 		} else {
 			s.backoff = 0
 		}
@@ -412,9 +418,17 @@ func (p *Primary) waitWorker(w *worker) {
 	orphans := drainQueue(w.inbox)
 	w.inbox.Close()
 
-	if w.retired.Load() {
+	exited := w.cmd.ProcessState.Success() // drained: told to, or signalled itself
+	switch {
+	case w.retired.Load() && exited:
 		p.log.Info("worker exited", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String())
-	} else {
+	case w.retired.Load():
+		p.log.Warn("worker failed while draining", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String(),
+			"undelivered_connections", len(orphans))
+	case exited:
+		p.log.Info("worker exited on its own", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String(),
+			"undelivered_connections", len(orphans))
+	default:
 		p.log.Error("worker died", "id", s.id, "pid", pid, "status", w.cmd.ProcessState.String(),
 			"undelivered_connections", len(orphans))
 	}
@@ -454,6 +468,12 @@ func (p *Primary) isCurrent(s *slot) bool {
 	return len(p.slots) > 0 && p.slots[0].generation == s.generation
 }
 
+// nextBackoff is the pause before a worker slot's next restart, after
+// one of d: doubling from 100 ms up to 10 s.
+func nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, 100*time.Millisecond), 10*time.Second)
+}
+
 // restart starts a replacement worker in s, retrying with backoff.
 func (p *Primary) restart(s *slot) {
 	p.mu.Lock()
@@ -465,10 +485,10 @@ func (p *Primary) restart(s *slot) {
 	if s.id != standbyID {
 		s.restarts.Add(1)
 	}
-	if _, err := p.start(s); err != nil {
+	if err := p.start(s); err != nil {
 		p.log.Error("restart worker", "id", s.id, "error", err)
 		p.mu.Lock()
-		s.backoff = min(max(2*s.backoff, 100*time.Millisecond), 10*time.Second)
+		s.backoff = nextBackoff(s.backoff)
 		delay := s.backoff
 		p.mu.Unlock()
 		time.AfterFunc(delay, func() { p.restart(s) })
@@ -572,16 +592,16 @@ func (w *worker) send(conns []handoff) (int, error) {
 	return sent, nil
 }
 
-// accepter yields accepted connections, a batch at a time, until it
+// connSource yields accepted connections, a batch at a time, until it
 // returns errStopped.
-type accepter interface {
+type connSource interface {
 	accept(conns []handoff) ([]handoff, error)
 }
 
 // acceptLoop accepts connections until the acceptor is stopped and
 // dispatches them in batches. Running out of fds or memory is waited out
 // with a growing pause, not spun on.
-func (p *Primary) acceptLoop(acc accepter) {
+func (p *Primary) acceptLoop(acc connSource) {
 	batch := make([]handoff, 0, 64)
 	backoff := time.Duration(0)
 	for {
@@ -622,26 +642,30 @@ func (p *Primary) drain() {
 
 	p.log.Info("draining", "workers", len(workers), "timeout", p.opts.DrainTimeout.String())
 	p.retire(workers)
-	p.waitExit(workers, p.opts.DrainTimeout)
+	p.waitExit(workers)
 }
 
-// retire tells workers to finish what they have and exit.
+// retire tells workers to finish what they have and exit. A worker told
+// once already (an old generation still draining) is not told again.
 func (p *Primary) retire(workers []*worker) {
+	var told []*worker
 	for _, w := range workers {
-		w.retired.Store(true)
+		if !w.retired.Swap(true) {
+			told = append(told, w)
+		}
 	}
 	p.mu.Lock()
 	p.rebuildReady()
 	p.mu.Unlock()
-	for _, w := range workers {
+	for _, w := range told {
 		_, _ = w.ctrl.Write(encode(msgDrain, 0))
 	}
 }
 
 // waitExit waits for workers to exit, killing those still there after
-// timeout.
-func (p *Primary) waitExit(workers []*worker, timeout time.Duration) {
-	deadline := time.NewTimer(timeout)
+// the drain timeout.
+func (p *Primary) waitExit(workers []*worker) {
+	deadline := time.NewTimer(p.opts.DrainTimeout)
 	defer deadline.Stop()
 	for _, w := range workers {
 		select {

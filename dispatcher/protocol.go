@@ -113,21 +113,21 @@ var errMalformed = errors.New("malformed control message")
 // message is one control message as read.
 type message struct {
 	typ   byte
-	a     uint32
+	n     uint32    // what the type counts: connections, closed ones, or requests served
 	conns []handoff // msgConns only
 }
 
-// reader reads control messages, reusing its buffers.
-type reader struct {
+// msgReader reads control messages, reusing its buffers.
+type msgReader struct {
 	m, oob []byte
 }
 
-func newReader() *reader {
-	return &reader{m: make([]byte, maxMsgSize+1), oob: make([]byte, oobSpace)}
+func newMsgReader() *msgReader {
+	return &msgReader{m: make([]byte, maxMsgSize+1), oob: make([]byte, oobSpace)}
 }
 
 // read reads the next message from c, skipping malformed ones.
-func (r *reader) read(c *net.UnixConn) (message, error) {
+func (r *msgReader) read(c *net.UnixConn) (message, error) {
 	for {
 		nb, noob, _, _, err := c.ReadMsgUnix(r.m, r.oob)
 		if err != nil {
@@ -158,12 +158,12 @@ func parseMsg(m, oob []byte) (message, error) {
 		closeAll(fds)
 		return message{}, fmt.Errorf("%w of %d bytes", errMalformed, len(m))
 	}
-	msg := message{typ: m[0], a: binary.LittleEndian.Uint32(m[1:])}
+	msg := message{typ: m[0], n: binary.LittleEndian.Uint32(m[1:])}
 	peers := m[msgSize:]
-	if msg.typ != msgConns || len(fds) != int(msg.a) || len(peers) != len(fds)*len(peerAddr{}) {
+	if msg.typ != msgConns || len(fds) != int(msg.n) || len(peers) != len(fds)*len(peerAddr{}) {
 		closeAll(fds)
 		if msg.typ == msgConns {
-			return message{}, fmt.Errorf("%w: %d connections, %d fds, %d bytes of addresses", errMalformed, msg.a, len(fds), len(peers))
+			return message{}, fmt.Errorf("%w: %d connections, %d fds, %d bytes of addresses", errMalformed, msg.n, len(fds), len(peers))
 		}
 		return msg, nil
 	}
@@ -184,7 +184,7 @@ func drainQueue(end *os.File) []handoff {
 		return nil
 	}
 	var conns []handoff
-	r := newReader()
+	r := newMsgReader()
 	_ = raw.Control(func(fd uintptr) {
 		for {
 			nb, noob, _, _, err := unix.Recvmsg(int(fd), r.m, r.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)

@@ -73,7 +73,7 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	if addr == nil {
 		addr = ctrl.LocalAddr()
 	}
-	w := &workerServer{ctrl: ctrl, ln: NewListener(addr)}
+	w := &workerServer{ctrl: ctrl, ln: newListener(addr)}
 	w.ln.onClose = w.connClosed
 	srv := &http.Server{
 		Handler:           w.count(h),
@@ -112,19 +112,34 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	return w.drain(srv, opts.DrainTimeout)
 }
 
+// drainGrace is how long a drain lets keep-alive connections carry one
+// more request, answered with Connection: close, before it closes those
+// still idle. A client that keeps its connection busy so learns of the
+// drain from a response, rather than from a connection closed just as
+// it sent a request.
+const drainGrace = time.Second
+
 // drain serves every connection already handed over to its end, then
 // closes. It does not use http.Server.Shutdown, which drops a request that
 // arrives on a connection after the shutdown began — and a connection the
 // primary just handed over may not have sent its request yet. Instead it
-// stops taking connections, turns keep-alive off (idle connections close,
-// busy ones close after their response) and waits for the last one.
+// stops taking connections, closes each connection after its next
+// response, then, after drainGrace, turns keep-alive off (idle connections
+// close, busy ones close after their response) and waits for the last one.
 func (w *workerServer) drain(srv *http.Server, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	w.ln.waitQueued(timeout)
 	_ = w.ln.Close()
-	srv.SetKeepAlivesEnabled(false)
+	w.draining.Store(true)
+	idleDeadline := time.Now().Add(min(drainGrace, timeout))
+	keepAlive := true
 	for w.open.Load() > 0 {
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if keepAlive && now.After(idleDeadline) {
+			srv.SetKeepAlivesEnabled(false)
+			keepAlive = false
+		}
+		if now.After(deadline) {
 			_ = srv.Close()
 			return fmt.Errorf("drain: %d connections still open after %s", w.open.Load(), timeout)
 		}
@@ -168,19 +183,21 @@ func controlSocket() (*net.UnixConn, error) {
 	return uc, nil
 }
 
-// workerServer is the worker's end of the control socket.
+// workerServer is a worker's side of the cluster: the control socket to
+// the primary, the listener it feeds, and the counts reported back.
 type workerServer struct {
-	ctrl   *net.UnixConn
-	ln     *Listener
-	served atomic.Uint64
-	closed atomic.Int64 // connections closed and not yet reported
-	open   atomic.Int64 // connections received and not yet closed
+	ctrl     *net.UnixConn
+	ln       *listener
+	served   atomic.Uint64
+	closed   atomic.Int64 // connections closed and not yet reported
+	open     atomic.Int64 // connections received and not yet closed
+	draining atomic.Bool  // every response closes its connection
 }
 
 // readPrimary takes connections from the primary into the listener until
 // it says drain (closing drain) or goes away (closing gone).
 func (w *workerServer) readPrimary(drain, gone chan struct{}) {
-	r := newReader()
+	r := newMsgReader()
 	for {
 		msg, err := r.read(w.ctrl)
 		if err != nil {
@@ -196,8 +213,10 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 				}
 			}
 		case msgDrain:
-			close(drain)
-			drain = nil
+			if drain != nil {
+				close(drain)
+				drain = nil
+			}
 		}
 	}
 }
@@ -223,9 +242,13 @@ func (w *workerServer) reportClosed() {
 	}
 }
 
-// count wraps h to count the requests served.
+// count wraps h to count the requests served, and to close each
+// connection after its response once draining.
 func (w *workerServer) count(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if w.draining.Load() {
+			rw.Header().Set("Connection", "close") // HTTP/2: GOAWAY
+		}
 		h.ServeHTTP(rw, r)
 		w.served.Add(1)
 	})
@@ -265,9 +288,9 @@ func (w *workerServer) reportServed() (stop func()) {
 	}
 }
 
-// Listener is a net.Listener whose Accept yields connections received from
+// listener is a net.Listener whose Accept yields connections received from
 // the primary, so a worker serves with a plain http.Server.
-type Listener struct {
+type listener struct {
 	addr    net.Addr
 	local   net.Addr // every connection's local address, if known
 	conns   chan net.Conn
@@ -276,9 +299,9 @@ type Listener struct {
 	onClose func() // called once for every connection closed
 }
 
-// NewListener returns an empty Listener reporting addr as its address.
-func NewListener(addr net.Addr) *Listener {
-	l := &Listener{addr: addr, conns: make(chan net.Conn, 1024), done: make(chan struct{})}
+// newListener returns an empty listener reporting addr as its address.
+func newListener(addr net.Addr) *listener {
+	l := &listener{addr: addr, conns: make(chan net.Conn, 1024), done: make(chan struct{})}
 	if a, ok := addr.(*net.TCPAddr); ok && !a.IP.IsUnspecified() {
 		l.local = a // a socket listening on one IP accepts on it alone
 	}
@@ -286,10 +309,10 @@ func NewListener(addr net.Addr) *Listener {
 }
 
 // push turns a received connection into a net.Conn and queues it for
-// Accept, or closes it if the Listener is closed. It returns false if the
+// Accept, or closes it if the listener is closed. It returns false if the
 // connection's addresses had to be looked up and the client was gone
 // already.
-func (l *Listener) push(h handoff) bool {
+func (l *listener) push(h handoff) bool {
 	c, err := newConn(h.fd, l.local, h.peer.addr(), l.onClose)
 	if err != nil {
 		return false
@@ -303,7 +326,7 @@ func (l *Listener) push(h handoff) bool {
 }
 
 // Accept returns the next connection handed to this worker.
-func (l *Listener) Accept() (net.Conn, error) {
+func (l *listener) Accept() (net.Conn, error) {
 	select {
 	case c := <-l.conns:
 		return c, nil
@@ -313,17 +336,17 @@ func (l *Listener) Accept() (net.Conn, error) {
 }
 
 // Close stops Accept.
-func (l *Listener) Close() error {
+func (l *listener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return nil
 }
 
-// Addr returns the address the Listener was made with.
-func (l *Listener) Addr() net.Addr { return l.addr }
+// Addr returns the address the listener was made with.
+func (l *listener) Addr() net.Addr { return l.addr }
 
 // waitQueued waits, up to timeout, until every queued connection was
 // accepted, so that a drain serves them rather than dropping them.
-func (l *Listener) waitQueued(timeout time.Duration) {
+func (l *listener) waitQueued(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for len(l.conns) > 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)

@@ -52,8 +52,8 @@ func Run(t testing.TB, dir string, env []string, name string, args ...string) {
 	}
 }
 
-// Read returns the file's bytes or fails the test.
-func Read(t testing.TB, path string) []byte {
+// read returns the file's bytes or fails the test.
+func read(t testing.TB, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -72,7 +72,7 @@ func WAT(t testing.TB, src string) []byte {
 		t.Fatal(err)
 	}
 	Run(t, dir, nil, tool, in, "-o", out)
-	return Read(t, out)
+	return read(t, out)
 }
 
 // GoReactor builds the Go package at pkg (a path relative to the repository
