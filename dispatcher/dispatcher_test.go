@@ -39,14 +39,14 @@ func TestMain(m *testing.M) {
 }
 
 // workerHandler answers with the worker's pid; /slow?ms=N first sleeps;
-// /procs answers GOMAXPROCS; /version answers $TEST_VERSION.
+// /procs answers GOMAXPROCS; /env?name=X answers $X.
 var workerHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/procs":
 		fmt.Fprintf(w, "%d", runtime.GOMAXPROCS(0))
 		return
-	case "/version":
-		io.WriteString(w, os.Getenv("TEST_VERSION"))
+	case "/env":
+		io.WriteString(w, os.Getenv(r.URL.Query().Get("name")))
 		return
 	}
 	if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil {
@@ -318,6 +318,21 @@ func TestLeastConnectionsAvoidsTheBusyWorker(t *testing.T) {
 	assert.Equal(t, uint64(10), ws[1-busy].Handed, "every short connection went to the idle worker")
 }
 
+func TestOnlyBalancersThatReadCountsGetThemLive(t *testing.T) {
+	for _, tc := range []struct {
+		balancer Balancer
+		want     string
+	}{
+		{RoundRobin(), ""},
+		{LeastConnections(), "1"},
+	} {
+		c := startCluster(t, Options{Workers: 1, Balancer: tc.balancer}, nil)
+		got, err := c.get("/env?name=" + envLiveCounts)
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, got, "%T", tc.balancer)
+	}
+}
+
 func TestBalancers(t *testing.T) {
 	rr := RoundRobin()
 	var picks []int
@@ -502,7 +517,7 @@ func keepAliveRequests(t *testing.T, addr string) func() error {
 
 func TestReloadGivesTheNewGenerationItsEnvironment(t *testing.T) {
 	c := startCluster(t, Options{Workers: 2, Env: []string{"TEST_VERSION=1"}}, nil)
-	got, err := c.get("/version")
+	got, err := c.get("/env?name=TEST_VERSION")
 	require.NoError(t, err)
 	assert.Equal(t, "1", got)
 
@@ -514,7 +529,7 @@ func TestReloadGivesTheNewGenerationItsEnvironment(t *testing.T) {
 		return w.Ready && w.PID != victim.PID
 	}, 10*time.Second, 5*time.Millisecond, "a replacement serves")
 	for range 4 { // every worker, the replacement too
-		got, err := c.get("/version")
+		got, err := c.get("/env?name=TEST_VERSION")
 		require.NoError(t, err)
 		assert.Equal(t, "2", got)
 	}

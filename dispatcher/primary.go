@@ -26,6 +26,9 @@ const (
 	// worker's listener reports it, and a TCP address with a definite IP
 	// is every connection's local address.
 	envListenAddr = "WASMCLUSTER_LISTEN_ADDR"
+	// Set to 1 when the balancer reads live counts: workers then report
+	// closed connections at once.
+	envLiveCounts = "WASMCLUSTER_LIVE_COUNTS"
 )
 
 // Options tunes a Primary. Zero fields take the defaults in their comments.
@@ -323,6 +326,9 @@ func (p *Primary) start(s *slot) error {
 		envWorkerFD+"="+strconv.Itoa(2+len(cmd.ExtraFiles)),
 		envWorkerID+"="+strconv.Itoa(s.id),
 		envListenAddr+"="+p.addr.Network()+" "+p.addr.String())
+	if _, blind := p.opts.Balancer.(countBlind); !blind {
+		cmd.Env = append(cmd.Env, envLiveCounts+"=1")
+	}
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
