@@ -4,14 +4,15 @@ GO ?= go
 
 .PHONY: serve test check build bench
 
-# serve builds the CLI and the hello example and serves it on :8080
-# (admin endpoints on 127.0.0.1:9090).
+# serve builds the CLI and the hello example — the Go one, on the SDK's
+# Exchange API — and serves it on :8080 (admin endpoints on
+# 127.0.0.1:9090).
 serve: build
 	bin/wasmcluster serve --admin 127.0.0.1:9090 bin/hello.wasm
 
 build:
 	$(GO) build -o bin/wasmcluster ./cmd/wasmcluster
-	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/hello.wasm ./examples/hello-wasm/go
+	GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -o bin/hello.wasm ./examples/hello-wasm/go-exchange
 
 # test installs the guest toolchains the tests build with (Debian packages
 # and npm; needs root on a fresh machine), then runs every check and test.

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
-# Serves the hello handler five ways at once — wasmcluster with three of the
-# hello examples (Go on net/http, Go on the SDK's Exchange, and C; one
-# worker per CPU each), a plain Go net/http server, and Node's cluster (one
-# worker per CPU) — and loads them with wrk on 127.0.0.1, with keep-alive
-# and with "Connection: close". Each round loads every server in turn, so
-# that all of them see the machine in the same state; each figure is the
-# median of the rounds. Prints requests/s and the ratios.
+# Serves the hello handler five ways at once — wasmcluster with the hello
+# example (Go on the SDK's Exchange API, what `make serve` serves) and two
+# of its siblings (Go on net/http, and C), one worker per CPU each; a plain
+# Go net/http server; and Node's cluster, one worker per CPU — and loads
+# them with wrk on 127.0.0.1, with keep-alive and with "Connection: close".
+# Each round loads every server in turn, so that all of them see the
+# machine in the same state; each figure is the median of the rounds.
+# Prints requests/s and the ratios.
 #
-# The wasmcluster rows tell apart what the cluster costs (the C and
-# Exchange guests spend about a microsecond per request) and what Go's
-# net/http types cost a guest compiled to WebAssembly.
+# The wasmcluster rows tell apart what the cluster costs (the Exchange and
+# C guests spend about a microsecond per request) and what Go's net/http
+# types cost a guest compiled to WebAssembly.
 #
 #   bench/run.sh                                   # 3 rounds of 5 s runs, 64 connections
 #   ROUNDS=5 DURATION=10s CONNECTIONS=32 bench/run.sh
@@ -56,8 +57,8 @@ start() {
   "$@" "$next_port" &
   pids+=($!)
 }
-start wasmcluster/go wasmcluster "$tmp/hello-go.wasm"
 start wasmcluster/go-exchange wasmcluster "$tmp/hello-go-exchange.wasm"
+start wasmcluster/go wasmcluster "$tmp/hello-go.wasm"
 start wasmcluster/c wasmcluster "$tmp/hello-c.wasm"
 start plain-go "$tmp/plaingo"
 start node-cluster node bench/node-cluster.js
@@ -100,7 +101,7 @@ for name in "${names[@]}"; do
   printf '%-24s %12.0f %12.0f\n' "$name" "${ka[$name]}" "${close[$name]}"
 done
 echo
-for name in wasmcluster/go wasmcluster/go-exchange wasmcluster/c; do
+for name in wasmcluster/go-exchange wasmcluster/go wasmcluster/c; do
   printf '%-23s / plain Go:     keep-alive %s (target >= 0.90)   close %s (target >= 0.85)\n' "$name" \
     "$(ratio "${ka[$name]}" "${ka[plain-go]}")" "$(ratio "${close[$name]}" "${close[plain-go]}")"
   printf '%-23s / node:cluster: keep-alive %s (target > 1)      close %s (target > 1)\n' "$name" \

@@ -1,6 +1,7 @@
-// Command hello is the hello handler in Go on the SDK's Exchange: the
-// same behaviour as the net/http one in ../go, at about a sixth of its
-// cost a request.
+// Command hello is the hello handler in Go, on the SDK's Exchange API —
+// the one `make serve` serves. ../go is the same handler on net/http, at
+// about six times its cost a request; it differs in one thing: net/http
+// decodes the path (/a%20b answers "/a b"), the Exchange echoes it as sent.
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o hello.wasm ./examples/hello-wasm/go-exchange
 //	wasmcluster serve hello.wasm

@@ -1,4 +1,6 @@
-// Command hello is the hello handler in Go, on the wasmcluster Go SDK.
+// Command hello is the hello handler in Go, on the wasmcluster Go SDK's
+// net/http handlers: an ordinary http.HandlerFunc. ../go-exchange is the
+// same on the SDK's Exchange API, which costs about a sixth as much.
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o hello.wasm ./examples/hello-wasm/go
 //	wasmcluster serve hello.wasm

@@ -1,6 +1,6 @@
 ;; The hello handler in WebAssembly text, on the raw http-wasm ABI.
 ;;
-;;   wat2wasm hello.wat -o hello.wasm && wasmcluster serve hello.wasm
+;;   wat2wasm examples/hello-wasm/wat/hello.wat -o hello.wasm && wasmcluster serve hello.wasm
 ;;
 ;; GET /any/path answers "Hello from wasmcluster: /any/path"; a POST echoes
 ;; its body. Every response carries X-Hello: wasmcluster.
