@@ -96,8 +96,8 @@ type WorkerStats struct {
 	Generation int    `json:"generation"` // 1, and one more with each reload
 	Ready      bool   `json:"ready"`      // taking connections
 	Handed     uint64 `json:"handed"`     // connections handed to this worker slot
-	Active     int64  `json:"active"`     // live connections of its current process
-	Requests   uint64 `json:"requests"`   // requests served, as the workers report them
+	Active     int64  `json:"active"`     // live connections of its current process (closes reported every 100 ms; 2 ms under least-conn)
+	Requests   uint64 `json:"requests"`   // requests served, as the workers report them every 100 ms
 	Restarts   int64  `json:"restarts"`   // processes started after the first
 }
 
