@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 )
 
 // A runaway guest must be stoppable, and must not stall the Go runtime:
@@ -84,34 +83,42 @@ func parseSections(wasm []byte) ([]section, error) {
 // initialMemory returns the bytes of linear memory the module defines at
 // start (0 if it defines none, or the section cannot be read).
 func initialMemory(secs []section) uint64 {
+	payload, ok := sectionPayload(secs, secMemory)
+	if !ok {
+		return 0
+	}
+	r := &wasmReader{b: payload}
+	if r.u32() == 0 {
+		return 0
+	}
+	pages := r.limits()
+	if r.err != nil {
+		return 0
+	}
+	return uint64(pages) * 65536
+}
+
+// sectionPayload returns the payload of the module's section id, which a
+// module has at most one of (custom sections aside).
+func sectionPayload(secs []section, id byte) ([]byte, bool) {
 	for _, s := range secs {
-		if s.id == secMemory {
-			r := &wasmReader{b: s.payload}
-			if r.u32() > 0 {
-				pages := r.limits()
-				if r.err == nil {
-					return uint64(pages) * 65536
-				}
-			}
+		if s.id == id {
+			return s.payload, true
 		}
 	}
-	return 0
+	return nil, false
 }
 
 // exportsFunction reports whether the module exports a function named name.
 func exportsFunction(secs []section, name string) bool {
-	for _, s := range secs {
-		if s.id != secExport {
-			continue
-		}
-		r := &wasmReader{b: s.payload}
-		for n := r.u32(); n > 0 && r.err == nil; n-- {
-			export := string(r.bytes(int(r.u32())))
-			kind := r.byte()
-			r.u32()
-			if kind == 0 && export == name && r.err == nil {
-				return true
-			}
+	payload, _ := sectionPayload(secs, secExport)
+	r := &wasmReader{b: payload}
+	for n := r.u32(); n > 0 && r.err == nil; n-- {
+		export := string(r.bytes(int(r.u32())))
+		kind := r.byte()
+		r.u32()
+		if kind == externFunc && export == name && r.err == nil {
+			return true
 		}
 	}
 	return false
@@ -122,10 +129,11 @@ func exportsFunction(secs []section, name string) bool {
 var errNoMemory = errors.New("module defines no memory")
 
 // instrument returns the module with the budget and interrupt flag
-// globals added, the flag exported, both checked at every loop head, and its start function, if any,
-// exported as startExport rather than run by instantiation.
+// globals added, the flag exported, both checked at every loop head, and
+// its start function, if any, exported as startExport rather than run by
+// instantiation.
 func instrument(secs []section, header []byte) ([]byte, error) {
-	if !slices.ContainsFunc(secs, func(s section) bool { return s.id == secMemory }) {
+	if _, ok := sectionPayload(secs, secMemory); !ok {
 		return nil, errNoMemory
 	}
 	importedGlobals, definedGlobals := 0, 0
@@ -212,14 +220,13 @@ func exportEntry(name string, kind byte, index uint32) []byte {
 // startFunction returns the index of the module's start function, if it
 // has one.
 func startFunction(secs []section) (uint32, bool) {
-	for _, s := range secs {
-		if s.id == secStart {
-			r := &wasmReader{b: s.payload}
-			index := r.u32()
-			return index, r.err == nil
-		}
+	payload, ok := sectionPayload(secs, secStart)
+	if !ok {
+		return 0, false
 	}
-	return 0, false
+	r := &wasmReader{b: payload}
+	index := r.u32()
+	return index, r.err == nil
 }
 
 // loopCheck is the code put at the head of every loop, given the indices

@@ -179,7 +179,7 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 		return cfg, fmt.Errorf("--drain-timeout %v: want a positive duration", cfg.DrainTimeout)
 	}
 	if memory < minMemory || memory > maxMemory {
-		return cfg, fmt.Errorf("--max-memory %v: want 64KiB to 4GiB", &memory)
+		return cfg, fmt.Errorf("--max-memory %v: want %s to %s", &memory, formatSize(minMemory), formatSize(maxMemory))
 	}
 	cfg.Host.MaxMemory = uint64(memory)
 	cfg.Host.MaxRequestBody = int64(body)
