@@ -102,6 +102,7 @@ func TestCloseAnswersRunningRequests503(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not stop the running guest")
 	}
+	assert.Contains(t, logs.String(), "handler closed while the guest ran")
 	assert.Equal(t, http.StatusServiceUnavailable, serve(h, httptest.NewRequest("GET", "/", nil)).Code, "after Close")
 }
 
