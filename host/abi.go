@@ -72,18 +72,21 @@ var abiFuncs = []hostFunc{
 }
 
 // abiFunctions names the functions of abiFuncs, to check imports.
-var abiFunctions = func() map[string]bool {
-	m := make(map[string]bool, len(abiFuncs))
-	for _, f := range abiFuncs {
+var abiFunctions = funcNames(abiFuncs)
+
+// funcNames is the set of the names in funcs.
+func funcNames(funcs []hostFunc) map[string]bool {
+	m := make(map[string]bool, len(funcs))
+	for _, f := range funcs {
 		m[f.name] = true
 	}
 	return m
-}()
+}
 
-// instantiateABI defines the http_handler host module in r.
-func instantiateABI(ctx context.Context, r wazero.Runtime) error {
-	b := r.NewHostModuleBuilder(abiModule)
-	for _, f := range abiFuncs {
+// instantiateHostModule defines the host module name with funcs in r.
+func instantiateHostModule(ctx context.Context, r wazero.Runtime, name string, funcs []hostFunc) error {
+	b := r.NewHostModuleBuilder(name)
+	for _, f := range funcs {
 		fn := f.fn
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {

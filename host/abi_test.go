@@ -360,10 +360,13 @@ func TestLoadErrorsAreOneClearLine(t *testing.T) {
 			`module does not export its memory as "memory"`},
 		{"unknown import", testwasm.WAT(t, `(module (import "env" "abort" (func)) (memory (export "memory") 1)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
-			"module imports env.abort; wasmcluster provides only http_handler and wasi_snapshot_preview1"},
+			"module imports env.abort; wasmcluster provides only http_handler, wasmcluster and wasi_snapshot_preview1"},
 		{"unknown ABI function", testwasm.WAT(t, `(module (import "http_handler" "get_path" (func)) (memory (export "memory") 1)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
 			"module imports http_handler.get_path, which is not part of the http-wasm handler ABI"},
+		{"unknown wasmcluster function", testwasm.WAT(t, `(module (import "wasmcluster" "teleport" (func)) (memory (export "memory") 1)
+			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
+			"module imports wasmcluster.teleport, which this wasmcluster does not provide"},
 		{"forced mode without the export", testwasm.WAT(t, `(module (memory (export "memory") 1)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{Mode: ModeCGI},
 			"module does not export _start, which a WASI command must"},
@@ -397,4 +400,19 @@ func TestLoadErrorsAreOneClearLine(t *testing.T) {
 	}
 	_, err := Load(ctx, "testdata/does-not-exist.wasm", Config{})
 	require.ErrorContains(t, err, "load module: open testdata/does-not-exist.wasm: no such file or directory")
+}
+
+func TestLastErrorAndReadResultStartEmptyInEveryRequest(t *testing.T) {
+	// With no call made, both answer length 0; the guest answers the sum.
+	h := newGuest(t, `(module
+		(import "wasmcluster" "read_result" (func $read_result (param i32 i32) (result i32)))
+		(import "wasmcluster" "last_error" (func $last_error (param i32 i32) (result i32)))
+		(import "http_handler" "set_status_code" (func $set_status_code (param i32)))
+		(memory (export "memory") 1)
+		(func (export "handle_request") (result i64)
+			(call $set_status_code (i32.add (i32.const 200)
+				(i32.add (call $read_result (i32.const 0) (i32.const 64)) (call $last_error (i32.const 0) (i32.const 64)))))
+			(i64.const 0)))`, Config{})
+	rec := serve(h, httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, 200, rec.Code)
 }

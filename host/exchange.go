@@ -49,6 +49,8 @@ type exchange struct {
 	capture     capturedResponse  // storage for captured
 	recorder    statusRecorder
 	captureRead int // read_body(response) offset into captured.body
+
+	ext extState // the last call into the wasmcluster host module
 }
 
 // capturedResponse holds the next handler's response while the guest may

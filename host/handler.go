@@ -89,8 +89,11 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	if _, err = wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
 	}
-	if err = instantiateABI(ctx, h.runtime); err != nil {
-		return nil, fmt.Errorf("instantiate http_handler: %w", err)
+	if err = instantiateHostModule(ctx, h.runtime, abiModule, abiFuncs); err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", abiModule, err)
+	}
+	if err = instantiateHostModule(ctx, h.runtime, extModule, extFuncs); err != nil {
+		return nil, fmt.Errorf("instantiate %s: %w", extModule, err)
 	}
 	h.compiled, err = h.runtime.CompileModule(ctx, wasm)
 	if err != nil {
@@ -246,10 +249,14 @@ func checkImports(m wazero.CompiledModule) error {
 			if !abiFunctions[name] {
 				return fmt.Errorf("module imports %s.%s, which is not part of the http-wasm handler ABI", mod, name)
 			}
+		case extModule:
+			if !extFunctions[name] {
+				return fmt.Errorf("module imports %s.%s, which this wasmcluster does not provide", mod, name)
+			}
 		case wasi_snapshot_preview1.ModuleName:
 		default:
-			return fmt.Errorf("module imports %s.%s; wasmcluster provides only %s and %s",
-				mod, name, abiModule, wasi_snapshot_preview1.ModuleName)
+			return fmt.Errorf("module imports %s.%s; wasmcluster provides only %s, %s and %s",
+				mod, name, abiModule, extModule, wasi_snapshot_preview1.ModuleName)
 		}
 	}
 	if mems := m.ImportedMemories(); len(mems) > 0 {
