@@ -39,7 +39,7 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	logLine := func(level slog.Level, msg string, args ...any) {
 		h.cfg.Logger.Log(context.Background(), level, msg, append(args, "request_id", id)...)
 	}
-	stderr := &guestOutput{log: func(line string) { logLine(slog.LevelInfo, "guest stderr", "line", line) }}
+	stderr := &guestOutput{level: slog.LevelWarn, log: func(level slog.Level, text string) { logLine(level, "guest stderr", "line", text) }}
 	defer stderr.flush()
 
 	var body io.Reader = http.NoBody
@@ -71,6 +71,7 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		h.metrics.timeouts.Inc()
 		logLine(slog.LevelError, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
 		http.Error(w, http.StatusText(http.StatusGatewayTimeout), http.StatusGatewayTimeout)
 		return
@@ -78,14 +79,17 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 		logLine(slog.LevelDebug, "client went away while the guest ran")
 		return
 	case stdin.tooLarge:
+		h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
 		logLine(slog.LevelWarn, "request body over the limit", "max_body", h.cfg.MaxRequestBody)
 		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
 		return
 	case err != nil:
+		h.metrics.traps.Inc()
 		logLine(slog.LevelError, "guest failed", "error", firstLine(err).Error())
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return
 	case stdout.overflow:
+		h.metrics.refusals.WithLabelValues(limitResponseBody).Inc()
 		logLine(slog.LevelError, "guest response over the limit", "max_response", h.cfg.MaxResponseBody)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		return

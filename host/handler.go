@@ -33,6 +33,7 @@ type Handler struct {
 	cgiSem chan struct{} // ModeCGI only: bounds concurrent runs
 
 	requestSeq atomic.Uint64
+	metrics    *metrics
 }
 
 // Load reads the module at path and returns a Handler for it, or one clear
@@ -54,7 +55,7 @@ func Load(ctx context.Context, path string, cfg Config) (*Handler, error) {
 // than on the first request.
 func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
-	h := &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, metrics: newMetrics(cfg.Metrics)}
 
 	// Handler modules get interrupt checks of their own (see
 	// interrupt.go); the rest rely on wazero's context checks.

@@ -144,6 +144,7 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	select {
 	case p.sem <- struct{}{}:
 	default:
+		p.h.metrics.waits.Inc()
 		select {
 		case p.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -160,6 +161,7 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	closed := p.closed
 	if !closed {
 		p.live[inst] = struct{}{}
+		p.h.metrics.instances.Inc()
 	}
 	p.mu.Unlock()
 	if closed {
@@ -183,7 +185,10 @@ func (p *pool) put(inst *instance) {
 // forget takes an instance out of the watchdog's sight.
 func (p *pool) forget(inst *instance) {
 	p.mu.Lock()
-	delete(p.live, inst)
+	if _, ok := p.live[inst]; ok {
+		delete(p.live, inst)
+		p.h.metrics.instances.Dec()
+	}
 	p.mu.Unlock()
 }
 
