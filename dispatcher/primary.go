@@ -136,8 +136,8 @@ type Primary struct {
 	parked      []handoff // connections no worker could take yet
 	generation  int
 	draining    bool
-	stopping    atomic.Bool   // Serve's context is done: accepting ends
-	serving     chan struct{} // closed once the first generation serves
+	stopping    atomic.Bool          // Serve's context is done: accepting ends
+	serving     chan struct{}        // closed once the first generation serves
 	standby     *worker              // a ready spare of the current generation, or nil
 	standbySlot *slot                // the current generation's standby slot
 	all         map[*worker]struct{} // every live worker process, any generation
