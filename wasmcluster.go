@@ -209,11 +209,9 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	log.Info("starting", "module", cfg.Module, "workers", workers, "processes", workers+2,
-		"cache", cfg.Host.CompilationCacheDir)
-
 	// Compile first: a bad module fails now, before any worker starts,
 	// and the workers find the compiled code in the cache.
+	started := time.Now()
 	copies := &moduleCopies{dir: dir}
 	first, err := interruptible(ctx, func() (string, error) { return copies.check(ctx, cfg) })
 	if ctx.Err() != nil {
@@ -224,6 +222,8 @@ func runPrimary(ctx context.Context, cfg Config) error {
 		return err
 	}
 	copies.keep(first)
+	log.Info("module checked; starting the workers", "module", cfg.Module, "took", time.Since(started).Round(time.Millisecond).String(),
+		"cache", cfg.Host.CompilationCacheDir, "workers", workers, "standby", 1, "processes", workers+2)
 
 	p := dispatcher.NewPrimary(dispatcher.Options{
 		Workers:      cfg.Workers,
