@@ -262,6 +262,7 @@ func TestABusyPortFailsAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	defer busy.Close()
 	module := testwasm.GoReactor(t, "examples/hello-wasm/go") // cold: seconds to compile
+	buildCLI(t)                                               // built before the clock starts
 	for _, flag := range []string{"--listen", "--admin"} {
 		t.Run(flag, func(t *testing.T) {
 			args := []string{"serve", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--cache-dir", t.TempDir(), module}
