@@ -202,7 +202,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	p.addr = ln.Addr()
 	slots, err := p.startGeneration(ctx, nil)
 	if err != nil {
-		acc.close()
+		_ = acc.file.Close()
 		return err
 	}
 	p.mu.Lock()
