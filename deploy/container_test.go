@@ -105,11 +105,12 @@ func TestContainerDrainsOnDockerStop(t *testing.T) {
 		"exit status 0; no process left in the container")
 	assert.Less(t, stopped, grace, "stopped within the grace period, not killed")
 	assert.Zero(t, load.Failed.Load(), "failed requests: %q", load.Errors())
-	assert.Greater(t, load.OK.Load(), int64(20))
 	logs := docker(t, "logs", name)
 	assert.Contains(t, logs, "draining")
-	assert.Equal(t, int(load.OK.Load()), strings.Count(logs, "msg=request "),
+	served := load.OK.Load() - refused.Load() - reset.Load() // loadgen counts what returned nil
+	assert.Equal(t, int(served), strings.Count(logs, "msg=request "),
 		"every request a worker served reached its client: a reset connection was never served")
 	assert.NotContains(t, logs, "aborted=true")
-	t.Logf("docker stop took %v; %d requests ok, %d refused and %d reset as the listener closed", stopped, load.OK.Load(), refused.Load(), reset.Load())
+	assert.Greater(t, served, int64(20))
+	t.Logf("docker stop took %v; %d requests served, %d refused and %d reset as the listener closed", stopped, served, refused.Load(), reset.Load())
 }
