@@ -23,12 +23,14 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	if h.refuseLargeBody(w, r) {
 		return
 	}
-	select {
-	case h.cgiSem <- struct{}{}:
-		defer func() { <-h.cgiSem }()
-	case <-r.Context().Done():
+	if err := acquire(r.Context(), h.cgiSem, h.cfg.QueueTimeout); err != nil {
+		if errors.Is(err, errQueueTimeout) {
+			h.cfg.Logger.Warn("no guest instance free; answered 503", "queue_timeout", h.cfg.QueueTimeout.String())
+			busy(w)
+		}
 		return
 	}
+	defer func() { <-h.cgiSem }()
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
 
@@ -130,6 +132,11 @@ func cgiEnv(r *http.Request) [][2]string {
 		env = append(env, [2]string{"HTTP_HOST", r.Host})
 	}
 	for name, values := range r.Header {
+		if strings.Contains(name, "_") {
+			// X_Forwarded_For would pass for X-Forwarded-For: dropped, as
+			// nginx and Apache drop header names with underscores.
+			continue
+		}
 		key := "HTTP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		switch key {
 		case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_PROXY", "HTTP_HOST":

@@ -150,10 +150,13 @@ func (h *Handler) serveHandler(w http.ResponseWriter, r *http.Request, next http
 	if err != nil {
 		// No instance in time, or none could start: either way the
 		// guest is not available for this request.
-		if r.Context().Err() == nil {
+		switch {
+		case errors.Is(err, errQueueTimeout):
+			h.cfg.Logger.Warn("no guest instance free; answered 503", "queue_timeout", h.cfg.QueueTimeout.String())
+		case r.Context().Err() == nil:
 			h.cfg.Logger.Error("no guest instance", "error", err)
 		}
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		busy(w)
 		return
 	}
 	ex := &inst.ex
