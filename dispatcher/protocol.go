@@ -46,9 +46,11 @@ func encode(typ byte, a uint32) []byte {
 
 // handoff is an accepted connection on its way to a worker: its fd, and
 // its peer's address as accept gave it, which spares the worker asking.
+// Only fd and peer travel.
 type handoff struct {
-	fd   int
-	peer peerAddr
+	fd     int
+	peer   peerAddr
+	parked int64 // unix nanoseconds when first parked, or 0
 }
 
 // peerAddr is a raw sockaddr_in or sockaddr_in6, as the kernel writes it.
