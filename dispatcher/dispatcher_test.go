@@ -76,7 +76,15 @@ func runTestWorker(mode string) int {
 			select {}
 		}
 	}
-	if err := ServeWorker(context.Background(), workerHandler, WorkerOptions{}); err != nil {
+	h, opts := http.Handler(workerHandler), WorkerOptions{}
+	switch mode {
+	case "instances":
+		h = instanceHandler()
+	case "instances-unbuffered":
+		h = instanceHandler()
+		opts.MaxBufferedBody, opts.MaxBufferedResponse = -1, -1
+	}
+	if err := ServeWorker(context.Background(), h, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
 	}
