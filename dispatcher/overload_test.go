@@ -208,21 +208,22 @@ func TestDrainWithAStoppedWorkerEndsOnTime(t *testing.T) {
 	for _, w := range c.p.Workers() {
 		pids = append(pids, w.PID)
 	}
-	c.p.mu.Lock()
-	for w := range c.p.all {
-		if w.slot.Load().id == standbyID {
-			pids = append(pids, w.cmd.Process.Pid)
+	require.Eventually(t, func() bool {
+		c.p.mu.Lock()
+		defer c.p.mu.Unlock()
+		if c.p.standby == nil {
+			return false
 		}
-	}
-	c.p.mu.Unlock()
-	require.Len(t, pids, 3, "two workers and the standby")
+		pids = append(pids, c.p.standby.cmd.Process.Pid)
+		return true
+	}, 20*time.Second, 10*time.Millisecond, "the standby serves")
 	stopped := pids[1]
 	require.NoError(t, syscall.Kill(stopped, syscall.SIGSTOP))
 	defer syscall.Kill(stopped, syscall.SIGCONT)
 
 	// Fill the stopped worker's queue: connections it will never take.
 	var conns []net.Conn
-	for range 600 {
+	for range 3000 {
 		conn, err := net.Dial("tcp", c.addr)
 		require.NoError(t, err)
 		fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: test\r\n\r\n")
