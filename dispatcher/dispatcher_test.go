@@ -32,8 +32,11 @@ func TestMain(m *testing.M) {
 	if IsWorker() {
 		os.Exit(runTestWorker(os.Getenv("DISPATCHER_TEST_MODE")))
 	}
-	if os.Getenv("DISPATCHER_TEST_MODE") == "systemd" {
+	switch os.Getenv("DISPATCHER_TEST_MODE") {
+	case "systemd":
 		os.Exit(runSystemdChild())
+	case "dialer":
+		os.Exit(runDialer())
 	}
 	os.Exit(m.Run())
 }
@@ -83,6 +86,19 @@ func runTestWorker(mode string) int {
 	case "instances-unbuffered":
 		h = instanceHandler()
 		opts.MaxBufferedBody, opts.MaxBufferedResponse = -1, -1
+	case "lowfd":
+		// Room for what the worker holds now and a few connections.
+		lim := syscall.Rlimit{Cur: uint64(openFDs() + 8), Max: uint64(openFDs() + 8)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return 1
+		}
+	}
+	if path := os.Getenv("DISPATCHER_TEST_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return 1
+		}
+		opts.Logger = slog.New(slog.NewTextHandler(f, nil))
 	}
 	if err := ServeWorker(context.Background(), h, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)

@@ -148,3 +148,25 @@ func queued(end *os.File) int {
 	})
 	return n
 }
+
+// fdLogInterval is how often the log repeats that a process is out of
+// file descriptors while it stays so.
+const fdLogInterval = 10 * time.Second
+
+// logLimiter lets a condition that repeats reach the log once per
+// interval, with a count of its repeats. Its user serializes calls.
+type logLimiter struct {
+	last  time.Time
+	count int
+}
+
+// add counts n more repeats and returns the count to log now, or 0.
+func (l *logLimiter) add(now time.Time, n int) int {
+	l.count += n
+	if now.Sub(l.last) < fdLogInterval {
+		return 0
+	}
+	l.last = now
+	n, l.count = l.count, 0
+	return n
+}

@@ -135,6 +135,8 @@ type Primary struct {
 	standby     *worker              // a ready spare of the current generation, or nil
 	standbySlot *slot                // the current generation's standby slot
 	all         map[*worker]struct{} // every live worker process, any generation
+
+	fdLog logLimiter // the accept goroutine's only
 }
 
 // slot is one worker position of a generation; a crashed worker's
@@ -184,6 +186,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	p.addr = ln.Addr()
+	acc.refuse = p.shed
 	slots, err := p.startGeneration(ctx, nil)
 	if err != nil {
 		acc.close()
@@ -668,6 +671,16 @@ func (p *Primary) acceptLoop(acc connSource) {
 			p.log.Error("accept failed; no longer accepting", "error", err)
 			return
 		}
+	}
+}
+
+// shed refuses a connection accepted only to take it off the backlog
+// while the primary is out of fds, and says so once per interval. The
+// accept goroutine calls it.
+func (p *Primary) shed(h handoff) {
+	p.refuse([]handoff{h})
+	if n := p.fdLog.add(time.Now(), 1); n > 0 {
+		p.log.Error("out of file descriptors: refusing new connections", "refused", n, "interval", fdLogInterval.String())
 	}
 }
 

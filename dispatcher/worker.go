@@ -122,7 +122,7 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	if addr == nil {
 		addr = ctrl.LocalAddr()
 	}
-	w := &workerServer{ctrl: ctrl, ln: newListener(addr), live: os.Getenv(envLiveCounts) == "1"}
+	w := &workerServer{ctrl: ctrl, ln: newListener(addr), live: os.Getenv(envLiveCounts) == "1", log: opts.Logger}
 	w.ln.onClose = w.connClosed
 	if opts.MaxBufferedBody >= 0 || opts.MaxBufferedResponse >= 0 {
 		h = newClientIO(h, opts)
@@ -246,6 +246,8 @@ type workerServer struct {
 	open     atomic.Int64 // connections received and not yet closed
 	draining atomic.Bool  // every response closes its connection
 	live     bool         // report each closed connection within closedReportDelay
+	log      *slog.Logger
+	lost     logLimiter // connections lost for want of fds; readPrimary's only
 }
 
 // readPrimary takes connections from the primary into the listener until
@@ -265,6 +267,9 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 				if !w.ln.push(h) {
 					w.open.Add(-1)
 				}
+			}
+			if msg.lost > 0 {
+				w.lostConns(msg.lost)
 			}
 		case msgDrain:
 			if drain != nil {
@@ -287,6 +292,18 @@ func (w *workerServer) connClosed() {
 	w.open.Add(-1)
 	if w.closed.Add(1) == 1 && w.live {
 		time.AfterFunc(closedReportDelay, w.reportClosed)
+	}
+}
+
+// lostConns accounts for connections the kernel closed on the way in, for
+// want of fds: the primary counts them closed, and the log says so once
+// per interval.
+func (w *workerServer) lostConns(n int) {
+	if w.closed.Add(int64(n)) == int64(n) && w.live {
+		time.AfterFunc(closedReportDelay, w.reportClosed)
+	}
+	if count := w.lost.add(time.Now(), n); count > 0 {
+		w.log.Error("out of file descriptors: connections dropped on arrival", "dropped", count, "interval", fdLogInterval.String())
 	}
 }
 
