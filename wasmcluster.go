@@ -120,7 +120,7 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	if _, err := tlsConfig(cfg); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "wasmcluster-")
+	dir, err := makePrivateDir()
 	if err != nil {
 		return err
 	}
