@@ -64,7 +64,7 @@ this=$(median <"$tmp/this"); base=$(median <"$tmp/base.rps")
 echo "this tree: $this req/s   $BASE: $base req/s   ratio: $(ratio "$this" "$base")"
 
 workers() { # report fds and RSS of this tree's workers
-  for pid in $(curl -fs http://127.0.0.1:18291/workers | grep -o '"pid":[0-9]*' | cut -d: -f2); do
+  for pid in $(curl -fs http://127.0.0.1:18291/workers | grep -o '"pid": *[0-9]*' | grep -o '[0-9]*$'); do
     printf "  worker %s: %s fds, RSS %s kB\n" "$pid" "$(ls /proc/"$pid"/fd | wc -l)" "$(awk '/VmRSS/ {print $2}' /proc/"$pid"/status)"
   done
 }
