@@ -193,27 +193,7 @@ func (c *cluster) stop(t *testing.T) {
 }
 
 // get makes one request on a new connection and returns the body.
-func (c *cluster) get(path string) (string, error) {
-	conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", path); err != nil {
-		return "", err
-	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err == nil && res.StatusCode != http.StatusOK {
-		err = fmt.Errorf("status %d", res.StatusCode)
-	}
-	return string(body), err
-}
+func (c *cluster) get(path string) (string, error) { return c.getWithin(path, 10*time.Second) }
 
 func (c *cluster) pids() map[int]bool {
 	pids := map[int]bool{}
