@@ -61,6 +61,11 @@ void wc_set_header(const char *name, const char *value);
 void wc_write(const void *p, size_t n);
 /* Writes a NUL-terminated string. */
 void wc_write_str(const char *s);
+/* Sends the status, the headers and the body written so far to the client
+ * now, to stream (server-sent events, progress). Returns 0, or -1 while the
+ * host buffers the response (WC_BUFFER_RESPONSE). It is wasmcluster's own
+ * host module: other http-wasm hosts do not have it. */
+static inline int wc_flush(void);
 
 /* --- The rest. -------------------------------------------------------- */
 
@@ -97,5 +102,10 @@ WC_IMPORT(write_body) void wc_abi_write_body(int32_t kind, const void *body, int
 WC_IMPORT(get_status_code) int32_t wc_abi_get_status_code(void);
 WC_IMPORT(set_status_code) void wc_abi_set_status_code(int32_t code);
 #undef WC_IMPORT
+
+/* wasmcluster's own host module, beyond the public ABI; see ../ABI.md. */
+__attribute__((import_module("wasmcluster"), import_name("flush"))) int64_t wc_ext_flush(void);
+
+static inline int wc_flush(void) { return wc_ext_flush() < 0 ? -1 : 0; }
 
 #endif

@@ -564,6 +564,3 @@ func declaredTrailers(values []string) map[string]bool {
 	}
 	return names
 }
-
-// Flush is a no-op: every Write already reaches the host.
-func (w *responseWriter) Flush() {}

@@ -29,6 +29,8 @@
 @external("http_handler", "write_body") declare function write_body(kind: i32, body: usize, len: i32): void;
 @external("http_handler", "set_status_code") declare function set_status_code(code: i32): void;
 
+export { flush } from "./flush";
+
 const REQUEST: i32 = 0;
 const RESPONSE: i32 = 1;
 

@@ -17,6 +17,9 @@
 
 use std::io;
 
+mod flush;
+pub use flush::flush;
+
 /// The raw imports of the ABI (module `http_handler`); see ../../ABI.md.
 pub mod sys {
     #[link(wasm_import_module = "http_handler")]
