@@ -233,10 +233,9 @@ func (ex *exchange) setMethod(stack []uint64) {
 
 func (ex *exchange) getURI(stack []uint64) {
 	ex.inRequest("get_uri")
-	uri := ex.r.RequestURI
-	if uri == "" || uri[0] != '/' {
-		uri = ex.r.URL.RequestURI()
-	}
+	// The URL as the embedding app handed the request on, so a rewrite
+	// such as http.StripPrefix shows; RequestURI is what the client sent.
+	uri := ex.r.URL.RequestURI()
 	stack[0] = ex.writeIfFits(stack[0], stack[1], uri, "get_uri")
 }
 

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -96,6 +97,18 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	}
 }
 
+// scriptName is the part of the path the client sent that the embedding
+// app took off before handing the request on (http.StripPrefix), so that
+// SCRIPT_NAME + PATH_INFO is the path as sent; "" when nothing was taken.
+func scriptName(r *http.Request) string {
+	sent, _, _ := strings.Cut(r.RequestURI, "?")
+	sent, err := url.PathUnescape(sent)
+	if err != nil || !strings.HasSuffix(sent, r.URL.Path) {
+		return ""
+	}
+	return strings.TrimSuffix(sent, r.URL.Path)
+}
+
 // cgiEnv returns the CGI/1.1 meta-variables for r.
 func cgiEnv(r *http.Request) [][2]string {
 	env := [][2]string{
@@ -104,7 +117,7 @@ func cgiEnv(r *http.Request) [][2]string {
 		{"SERVER_PROTOCOL", r.Proto},
 		{"REQUEST_METHOD", r.Method},
 		{"REQUEST_URI", r.RequestURI},
-		{"SCRIPT_NAME", ""},
+		{"SCRIPT_NAME", scriptName(r)},
 		{"PATH_INFO", r.URL.Path},
 		{"QUERY_STRING", r.URL.RawQuery},
 	}
@@ -151,11 +164,11 @@ type cgiStdout struct {
 	w         http.ResponseWriter
 	max       int64
 	stdin     *cgiStdin // a request body over the limit makes the answer 413
-	head      []byte // the header section so far
-	written   int64  // body bytes sent
-	committed bool   // the status and headers were sent
-	overflow  bool   // the program wrote more than max
-	malformed error  // the header section does not parse
+	head      []byte    // the header section so far
+	written   int64     // body bytes sent
+	committed bool      // the status and headers were sent
+	overflow  bool      // the program wrote more than max
+	malformed error     // the header section does not parse
 }
 
 var errNoBlankLine = errors.New("no blank line ends the header section")

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmcluster/wasmcluster/internal/logbuf"
+	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
 // overTransports runs check against h served over HTTP/1.1 and over
@@ -245,4 +247,41 @@ func TestRequestChangesAfterNextTrap(t *testing.T) {
 			assert.Contains(t, logs.String(), "the request cannot change after the next handler ran")
 		})
 	}
+}
+
+func TestGuestSeesTheURLTheAppHandedOn(t *testing.T) {
+	h := newGuest(t, helloWAT, Config{})
+	rec := serve(http.StripPrefix("/p", h), httptest.NewRequest("GET", "/p/x?q=1", nil))
+	assert.Equal(t, "Hello from wasmcluster: /x?q=1", rec.Body.String())
+
+	cgi := cgiGuest(t, Config{})
+	for _, tc := range []struct{ path, script, strip string }{
+		{"/p/env", "/p", "/p"},
+		{"/env", "", ""},
+	} {
+		rec := serve(http.StripPrefix(tc.strip, cgi), httptest.NewRequest("GET", tc.path, nil))
+		assert.Equal(t, tc.script, rec.Header().Get("X-Script-Name"), tc.path)
+		assert.Equal(t, "/env", rec.Header().Get("X-Path-Info"), tc.path)
+	}
+}
+
+func TestGoCommandHandlerIsRefusedWithHowToBuildIt(t *testing.T) {
+	_, err := Load(context.Background(), testwasm.GoCommand(t, "guest-sdk/go/internal/testguest"), Config{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "build a Go handler with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared")
+	assert.NotContains(t, err.Error(), "\n")
+}
+
+func TestTrailersSetAfterTheBodyGoOut(t *testing.T) {
+	h := newGuest(t, guestWAT(`
+		(func (export "handle_request") (result i64)
+			(drop (call $enable_features (i32.const 4)))
+			(call $write_body (i32.const 1) (i32.const 32) (i32.const 4))
+			(call $set_header_value (i32.const 3) (i32.const 0) (i32.const 10) (i32.const 16) (i32.const 3))
+			(i64.const 0))`, "0 X-Checksum", "16 abc", "32 body"), Config{})
+	overTransports(t, h, func(t *testing.T, c *http.Client, url string) {
+		res, body := get(t, c, url)
+		assert.Equal(t, "body", body)
+		assert.Equal(t, "abc", res.Trailer.Get("X-Checksum"))
+	})
 }

@@ -305,10 +305,18 @@ func normalizeTrailers(hdr http.Header) {
 // still go out: net/http reads the http.TrailerPrefix keys when the
 // handler returns.
 func (ex *exchange) writeHeader() {
-	if !ex.committed {
-		ex.committed = true
-		ex.w.WriteHeader(ex.status)
+	if ex.committed {
+		return
 	}
+	ex.committed = true
+	if ex.features&featureTrailers != 0 && ex.r.ProtoMajor == 1 {
+		// HTTP/1 decides at WriteHeader whether the body is chunked, which
+		// trailers need; a declared trailer without values makes it so.
+		// HTTP/2 sends trailers as they are, and waits forever for one
+		// declared this way, so it gets none.
+		ex.w.Header()[http.TrailerPrefix+"Wasmcluster-Trailers"] = nil
+	}
+	ex.w.WriteHeader(ex.status)
 }
 
 // finish completes the response after the guest is done.

@@ -60,7 +60,13 @@ func HandleFunc(f func(http.ResponseWriter, *http.Request)) { Handle(http.Handle
 
 // Config returns the configuration bytes the host was given for this
 // handler (wasmcluster serve --config FILE), or nil.
-func Config() []byte { return bytes.Clone(field(abi.getConfig)) }
+func Config() []byte {
+	b := field(abi.getConfig)
+	if len(b) == 0 {
+		return nil
+	}
+	return bytes.Clone(b)
+}
 
 // Log writes msg to the host's log at level (debug, info, warn or error).
 func Log(level slog.Level, msg string) {
