@@ -14,28 +14,8 @@ import (
 
 	"github.com/wasmcluster/wasmcluster/internal/logbuf"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
+	"github.com/wasmcluster/wasmcluster/internal/transports"
 )
-
-// overTransports runs check against h served over HTTP/1.1 and over
-// HTTP/2 with TLS, as a client would reach a wasmcluster. Clients give up
-// after 10 s, so a response that never ends fails rather than hangs.
-func overTransports(t *testing.T, h http.Handler, check func(t *testing.T, c *http.Client, url string)) {
-	for _, proto := range []string{"HTTP/1.1", "HTTP/2.0"} {
-		t.Run(proto, func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(h)
-			if proto == "HTTP/2.0" {
-				srv.EnableHTTP2 = true
-				srv.StartTLS()
-			} else {
-				srv.Start()
-			}
-			t.Cleanup(srv.Close)
-			c := srv.Client()
-			c.Timeout = 10 * time.Second
-			check(t, c, srv.URL)
-		})
-	}
-}
 
 // get sends a GET and returns the response with its body read.
 func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
@@ -96,14 +76,14 @@ func TestGuestStatusAndHeadersBeforeNextStand(t *testing.T) {
 	for _, features := range []string{"0", "2"} {
 		t.Run("features "+features, func(t *testing.T) {
 			h := newGuest(t, guest(features), Config{})
-			overTransports(t, h.Wrap(bodyOnly), func(t *testing.T, c *http.Client, url string) {
+			transports.Each(t, h.Wrap(bodyOnly), func(t *testing.T, c *http.Client, url string) {
 				res, body := get(t, c, url)
 				assert.Equal(t, http.StatusCreated, res.StatusCode, "next set no status: the guest's stands")
 				assert.Equal(t, "g", res.Header.Get("X-Guest"))
 				assert.Equal(t, "n", res.Header.Get("X-Next"))
 				assert.Equal(t, "from next", body)
 			})
-			overTransports(t, h.Wrap(withStatus), func(t *testing.T, c *http.Client, url string) {
+			transports.Each(t, h.Wrap(withStatus), func(t *testing.T, c *http.Client, url string) {
 				res, _ := get(t, c, url)
 				assert.Equal(t, http.StatusAccepted, res.StatusCode, "next's own status wins")
 				assert.Equal(t, "g", res.Header.Get("X-Guest"))
@@ -134,7 +114,7 @@ func TestTrailersEndTheResponse(t *testing.T) {
 		for _, trailers := range []string{"1", "0"} {
 			t.Run(tc.name+", trailers "+trailers, func(t *testing.T) {
 				h := newGuest(t, guest(tc.features, tc.next, trailers), Config{})
-				overTransports(t, h.Wrap(silent), func(t *testing.T, c *http.Client, url string) {
+				transports.Each(t, h.Wrap(silent), func(t *testing.T, c *http.Client, url string) {
 					res, body := get(t, c, url)
 					assert.Equal(t, tc.body, body)
 					if trailers == "1" {
@@ -156,7 +136,7 @@ func TestBufferedGuestWriteHoldsTheHeaders(t *testing.T) {
 			(call $set_status_code (i32.const 203))
 			(call $set_header_value (i32.const 1) (i32.const 0) (i32.const 7) (i32.const 16) (i32.const 1))
 			(i64.const 0))`, "0 X-Later", "16 1", "32 body"), Config{})
-	overTransports(t, h, func(t *testing.T, c *http.Client, url string) {
+	transports.Each(t, h, func(t *testing.T, c *http.Client, url string) {
 		res, body := get(t, c, url)
 		assert.Equal(t, 203, res.StatusCode)
 		assert.Equal(t, "1", res.Header.Get("X-Later"))
@@ -185,7 +165,7 @@ func TestHeaderNamesAndNextsTrailers(t *testing.T) {
 		w.Header().Set("X-Declared", "d")
 		w.Header().Set(http.TrailerPrefix+"grpc-status", "0")
 	})
-	overTransports(t, h.Wrap(next), func(t *testing.T, c *http.Client, url string) {
+	transports.Each(t, h.Wrap(next), func(t *testing.T, c *http.Client, url string) {
 		res, body := get(t, c, url)
 		headers, trailers, _ := strings.Cut(body, "|")
 		assert.ElementsMatch(t, []string{"content-type", "trailer"}, strings.Split(strings.TrimSuffix(headers, "\x00"), "\x00"))
@@ -206,7 +186,7 @@ func TestReadBodyFillsTheBuffer(t *testing.T) {
 				(then (call $set_header_value (i32.const 1) (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 1))))
 			(call $write_body (i32.const 1) (i32.const 1024) (i32.wrap_i64 (local.get $r)))
 			(i64.const 0))`, "0 X-Eof", "16 1"), Config{})
-	overTransports(t, h, func(t *testing.T, c *http.Client, url string) {
+	transports.Each(t, h, func(t *testing.T, c *http.Client, url string) {
 		// A chunked body (no length) that arrives in three pieces.
 		pr, pw := io.Pipe()
 		go func() {
@@ -279,7 +259,7 @@ func TestTrailersSetAfterTheBodyGoOut(t *testing.T) {
 			(call $write_body (i32.const 1) (i32.const 32) (i32.const 4))
 			(call $set_header_value (i32.const 3) (i32.const 0) (i32.const 10) (i32.const 16) (i32.const 3))
 			(i64.const 0))`, "0 X-Checksum", "16 abc", "32 body"), Config{})
-	overTransports(t, h, func(t *testing.T, c *http.Client, url string) {
+	transports.Each(t, h, func(t *testing.T, c *http.Client, url string) {
 		res, body := get(t, c, url)
 		assert.Equal(t, "body", body)
 		assert.Equal(t, "abc", res.Trailer.Get("X-Checksum"))
