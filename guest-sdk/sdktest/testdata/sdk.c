@@ -33,7 +33,7 @@ int wc_handle(void) {
     wc_write_str(out);
     return WC_DONE;
   }
-  if (strcmp(path, "/cookies") == 0) {
+  if (strcmp(path, "/remove") == 0) {
     wc_set_header("X-Gone", "1");
     wc_remove_header("X-Gone");
     wc_add_header("Set-Cookie", "a=1");
