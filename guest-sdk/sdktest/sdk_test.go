@@ -28,6 +28,8 @@ var sdks = []struct {
 	{"c", func(t testing.TB) string {
 		return testwasm.C(t, true, "guest-sdk/sdktest/testdata/sdk.c", "guest-sdk/c/wasmcluster.c")
 	}, []string{"/names", "/values", "/query", "/remove", "/next"}},
+	{"rust", func(t testing.TB) string { return testwasm.Rust(t, "guest-sdk/sdktest/testdata/sdk.rs") },
+		[]string{"/names", "/values", "/query", "/remove", "/next"}},
 	{"assemblyscript", func(t testing.TB) string {
 		return testwasm.AssemblyScript(t, "guest-sdk/sdktest/testdata/sdk.ts")
 	}, []string{"/names", "/values", "/text", "/remove", "/next"}},
