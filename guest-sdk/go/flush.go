@@ -20,3 +20,11 @@ func (w *responseWriter) Flush() {
 		hostFlush()
 	}
 }
+
+// Flush sends the status, the headers and the body written so far to the
+// client at once; see responseWriter.Flush.
+func (x *Exchange) Flush() {
+	if hostFlush != nil {
+		hostFlush()
+	}
+}
