@@ -378,7 +378,7 @@ func (ex *exchange) request() *http.Request {
 		state.body = body{kind: kindRequest}
 		r.Body = &state.body
 	}
-	return r
+	return withRequestInfo(r)
 }
 
 // readMethod refreshes ex.method from the host and returns it.
