@@ -265,3 +265,18 @@ func TestTrailersSetAfterTheBodyGoOut(t *testing.T) {
 		assert.Equal(t, "abc", res.Trailer.Get("X-Checksum"))
 	})
 }
+
+func TestFlushFailsWhileTheResponseIsBuffered(t *testing.T) {
+	// flush's result, as the status: 300 + result (-1: buffered).
+	h := newGuest(t, `(module
+  (import "http_handler" "enable_features" (func $enable_features (param i32) (result i32)))
+  (import "http_handler" "set_status_code" (func $set_status_code (param i32)))
+  (import "wasmcluster" "flush" (func $flush (result i64)))
+  (memory (export "memory") 1)
+  (func (export "handle_request") (result i64)
+    (drop (call $enable_features (i32.const 2)))
+    (call $set_status_code (i32.add (i32.const 300) (i32.wrap_i64 (call $flush))))
+    (i64.const 0)))`, Config{})
+	res, _ := get(t, http.DefaultClient, newServer(t, h))
+	assert.Equal(t, 299, res.StatusCode, "flush returned -1 (failed) with buffer response on")
+}
