@@ -366,6 +366,18 @@ func (ex *exchange) fail(err error) {
 	_, _ = io.WriteString(ex.w, http.StatusText(status)+"\n")
 }
 
+// controllable reports whether http.ResponseController can reach w's
+// connection. For a writer that cannot, its calls only build errors, which
+// cost more than the rest of a small request.
+func controllable(w http.ResponseWriter) bool {
+	switch w.(type) {
+	case interface{ EnableFullDuplex() error }, interface{ SetReadDeadline(time.Time) error },
+		interface{ Unwrap() http.ResponseWriter }:
+		return true
+	}
+	return false
+}
+
 // requestBody returns the request body as the guest reads it: limited to
 // MaxRequestBody and to the request's deadline.
 func (ex *exchange) requestBody() io.Reader {
@@ -381,9 +393,11 @@ func (ex *exchange) requestBody() io.Reader {
 		// Guests may echo as they read: let HTTP/1 read the request while
 		// the response is going out, until the request's deadline. Writers
 		// that cannot (a recorder in tests) serve as they are.
-		rc := http.NewResponseController(ex.w)
-		_ = rc.EnableFullDuplex()
-		_ = rc.SetReadDeadline(time.Unix(0, ex.inst.deadline.Load()))
+		if controllable(ex.w) {
+			rc := http.NewResponseController(ex.w)
+			_ = rc.EnableFullDuplex()
+			_ = rc.SetReadDeadline(time.Unix(0, ex.inst.deadline.Load()))
+		}
 		ex.body = body
 	}
 	return ex.body
