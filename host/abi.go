@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -270,11 +271,11 @@ func (ex *exchange) getSourceAddr(stack []uint64) {
 
 // --- Headers ---
 
-// header returns the header map of kind and the key of name in it, or a
-// nil map where there is none to read (trailers not enabled). Response
-// trailers share the response's map under http.TrailerPrefix, as net/http
-// sends them. forWrite traps instead of returning nil, and traps for a
-// change to the request after the next handler ran.
+// header returns the header map of kind and the key of name in it.
+// Response trailers share the response's map under http.TrailerPrefix, as
+// net/http sends them. Trailers read without the trailers feature, as other
+// hosts allow; forWrite traps for trailers without it, and for a change to
+// the request after the next handler ran.
 func (ex *exchange) header(kind uint32, name string, forWrite bool) (http.Header, string) {
 	key := textproto.CanonicalMIMEHeaderKey(name)
 	if forWrite && (kind == kindRequest || kind == kindRequestTrailers) {
@@ -286,11 +287,8 @@ func (ex *exchange) header(kind uint32, name string, forWrite bool) (http.Header
 	case kindResponse:
 		return ex.w.Header(), key
 	case kindRequestTrailers, kindResponseTrailers:
-		if ex.features&featureTrailers == 0 {
-			if forWrite {
-				trap("trailers are used without enabling the trailers feature")
-			}
-			return nil, key
+		if forWrite && ex.features&featureTrailers == 0 {
+			trap("trailers are used without enabling the trailers feature")
 		}
 		if kind == kindResponseTrailers {
 			return ex.w.Header(), http.TrailerPrefix + key
@@ -354,6 +352,9 @@ func (ex *exchange) getHeaderNames(stack []uint64) {
 			names = append(names, "transfer-encoding")
 		}
 	}
+	// Sorted, as other hosts list them: guests that print headers print
+	// them the same way every time.
+	slices.Sort(names)
 	stack[0] = ex.writeList(stack[1], stack[2], names, "get_header_names")
 }
 
