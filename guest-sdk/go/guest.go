@@ -350,14 +350,10 @@ func (ex *exchange) request() *http.Request {
 	ex.addr = reused(ex.addr, field(abi.getSourceAddr))
 	state.url = ex.url
 	r := &state.req
-	*r = http.Request{
-		Method:     ex.method,
-		URL:        &state.url,
-		RequestURI: ex.uri,
-		Proto:      ex.proto,
-		Header:     reuse(r.Header),
-		RemoteAddr: ex.addr,
-	}
+	header := reuse(r.Header)
+	*r = emptyRequest
+	r.Method, r.URL, r.RequestURI, r.Proto = ex.method, &state.url, ex.uri, ex.proto
+	r.Header, r.RemoteAddr = header, ex.addr
 	r.ProtoMajor, r.ProtoMinor = ex.protoMajor, ex.protoMinor
 	f := &ex.headers
 	f.read(r.Header)

@@ -2,9 +2,13 @@
 
 package guest
 
-import "unsafe"
+import (
+	"net/http"
+	"unsafe"
+)
 
 func init() {
+	emptyRequest = *(&http.Request{}).WithContext(&requestContext)
 	hostScheme = func(buf []byte) int64 { return getScheme(unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf))) }
 	hostDeadline = func(buf []byte) int64 { return getDeadline(unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf))) }
 }
