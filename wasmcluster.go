@@ -73,6 +73,18 @@ type Config struct {
 	// DrainTimeout bounds a drain on SIGTERM or SIGINT, and the drain of
 	// the old workers on reload. Default 30s.
 	DrainTimeout time.Duration
+	// Client timeouts of every worker: HeaderTimeout bounds the reading
+	// of a request's header (default 10s), ReadTimeout that of the whole
+	// request, body included (default 60s), WriteTimeout each write of a
+	// response, which the client must take some of within it (default
+	// 30s), and IdleTimeout the wait for the next request on a keep-alive
+	// connection (default 2m). The handler never waits on the client:
+	// bodies are read before it runs, responses written after it returns.
+	HeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ParkTimeout bounds how long the primary holds a connection that no
+	// worker can take; then the client gets 503 (with TLS, a closed
+	// connection). Default 5s.
+	ParkTimeout time.Duration
 	// Admin, when set, is an address for the admin endpoints: /healthz
 	// (live), /readyz (ready: serving and not draining), /workers (JSON)
 	// and /metrics (Prometheus).
@@ -191,7 +203,7 @@ func runPrimary(ctx context.Context, cfg Config) error {
 		defer removePIDFile(cfg.PIDFile)
 	}
 
-	dir, err := os.MkdirTemp("", "wasmcluster-")
+	dir, err := makePrivateDir()
 	if err != nil {
 		return err
 	}
@@ -232,6 +244,8 @@ func runPrimary(ctx context.Context, cfg Config) error {
 		Logger:       log,
 		Reports:      metrics.workers,
 		Env:          []string{envCacheDir + "=" + cfg.Host.CompilationCacheDir, envModuleCopy + "=" + first},
+		ParkTimeout:  cfg.ParkTimeout,
+		BusyReply:    busyReply(cfg),
 	})
 	admin.setPrimary(p)
 	go func() {
@@ -369,6 +383,15 @@ func (m *moduleCopies) keep(path string) {
 
 // drop removes a copy no worker will load.
 func (m *moduleCopies) drop(path string) { _ = os.Remove(path) }
+
+// busyReply is what a connection no worker took in time gets: the
+// dispatcher's 503, or, with TLS, nothing before the close.
+func busyReply(cfg Config) []byte {
+	if cfg.TLSCert != "" {
+		return []byte{}
+	}
+	return nil
+}
 
 // tlsConfig loads the certificate, or returns nil when there is none.
 func tlsConfig(cfg Config) (*tls.Config, error) {

@@ -41,10 +41,16 @@ func runWorker(ctx context.Context, cfg Config) error {
 	}
 	defer h.Close(context.Background())
 	return dispatcher.ServeWorker(ctx, withRequestLog(h, log, cfg.AccessLog, reg), dispatcher.WorkerOptions{
-		TLSConfig:    tc,
-		DrainTimeout: cfg.DrainTimeout,
-		Logger:       log,
-		Report:       reporter(reg, log),
+		TLSConfig:           tc,
+		DrainTimeout:        cfg.DrainTimeout,
+		Logger:              log,
+		Report:              reporter(reg, log),
+		ReadHeaderTimeout:   cfg.HeaderTimeout,
+		ReadTimeout:         cfg.ReadTimeout,
+		WriteTimeout:        cfg.WriteTimeout,
+		IdleTimeout:         cfg.IdleTimeout,
+		MaxBufferedBody:     max(cfg.Host.MaxRequestBody, 0),  // no limit: the default read-ahead
+		MaxBufferedResponse: max(cfg.Host.MaxResponseBody, 0), // no limit: the default hold-back
 	})
 }
 

@@ -114,6 +114,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{"timeout not a duration", []string{"x.wasm", "--timeout", "soon"}, `invalid value "soon" for flag -timeout: "soon" is not a duration such as 5s, 1m30s or 500ms`},
 		{"log format", []string{"x.wasm", "--log-format", "xml"}, `--log-format: "xml" is not text or json`},
 		{"socket mode", []string{"x.wasm", "--socket-mode", "rw"}, `invalid value "rw" for flag -socket-mode: "rw" is not permission bits in octal, such as 0660`},
+		{"zero write timeout", []string{"x.wasm", "--write-timeout", "0s"}, "--write-timeout 0s: want a positive duration"},
+		{"negative queue timeout", []string{"x.wasm", "--queue-timeout", "-1s"}, "--queue-timeout -1s: want a positive duration"},
 		{"memory overflow", []string{"x.wasm", "--max-memory", "99999999999G"},
 			`invalid value "99999999999G" for flag -max-memory: "99999999999G" is too large`},
 		{"memory out of int64", []string{"x.wasm", "--max-memory", "99999999999999999999"},
