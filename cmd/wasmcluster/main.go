@@ -161,12 +161,18 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file`; with --tls-key, serve HTTPS and HTTP/2")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.Var(&drain, "drain-timeout", "longest a drain (SIGTERM, reload) waits for requests in flight, a `duration`")
-	fs.DurationVar(&cfg.Host.QueueTimeout, "queue-timeout", host.DefaultQueueTimeout, "longest a request waits for a free handler instance; after it, the client gets 503 with Retry-After")
-	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", 10*time.Second, "longest a client may take to send a request's header")
-	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", time.Minute, "longest a client may take to send a whole request, body included")
-	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 30*time.Second, "longest a client may take to read each part of a response before it is cut off")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "longest a keep-alive connection may wait for its next request")
-	fs.DurationVar(&cfg.ParkTimeout, "park-timeout", 5*time.Second, "longest a connection waits for a worker that can take it; after it, the client gets 503")
+	cfg.Host.QueueTimeout = host.DefaultQueueTimeout
+	fs.Var((*durationFlag)(&cfg.Host.QueueTimeout), "queue-timeout", "longest a request waits for a free handler instance; after it, the client gets 503 with Retry-After")
+	cfg.HeaderTimeout = 10 * time.Second
+	fs.Var((*durationFlag)(&cfg.HeaderTimeout), "header-timeout", "longest a client may take to send a request's header")
+	cfg.ReadTimeout = time.Minute
+	fs.Var((*durationFlag)(&cfg.ReadTimeout), "read-timeout", "longest a client may take to send a whole request, body included")
+	cfg.WriteTimeout = 30 * time.Second
+	fs.Var((*durationFlag)(&cfg.WriteTimeout), "write-timeout", "longest a client may take to read each part of a response before it is cut off")
+	cfg.IdleTimeout = 2 * time.Minute
+	fs.Var((*durationFlag)(&cfg.IdleTimeout), "idle-timeout", "longest a keep-alive connection may wait for its next request")
+	cfg.ParkTimeout = 5 * time.Second
+	fs.Var((*durationFlag)(&cfg.ParkTimeout), "park-timeout", "longest a connection waits for a worker that can take it; after it, the client gets 503")
 	fs.StringVar(&cfg.Admin, "admin", "", "`address` for /healthz, /readyz, /workers and /metrics, e.g. 127.0.0.1:9090 (default: none)")
 	fs.StringVar(&cacheDir, "cache-dir", cacheDir, "`directory` that keeps compiled modules across starts, shareable by servers")
 	fs.BoolVar(&noCache, "no-cache", false, "compile into a private directory removed at exit: every start compiles again")
