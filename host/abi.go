@@ -90,7 +90,9 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime, name string, f
 		fn := f.fn
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
-				fn(&ctx.Value(instanceKey{}).(*instance).ex, stack)
+				inst := ctx.Value(instanceKey{}).(*instance)
+				inst.check() // an interrupted guest does no more work here
+				fn(&inst.ex, stack)
 			}), f.params, f.results).
 			Export(f.name)
 	}

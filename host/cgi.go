@@ -39,7 +39,12 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	logLine := func(level slog.Level, msg string, args ...any) {
 		h.cfg.Logger.Log(context.Background(), level, msg, append(args, "request_id", id)...)
 	}
-	stderr := &guestOutput{log: func(line string) { logLine(slog.LevelInfo, "guest stderr", "line", line) }}
+	// The guest runs under an interrupter that ctx's end — the timeout or
+	// the client gone — stops, in _start or in its start function alike.
+	run := newInterrupter()
+	stop := context.AfterFunc(ctx, func() { run.interrupt(context.Cause(ctx)) })
+	defer stop()
+	stderr := &guestOutput{stop: &run, log: func(line string) { logLine(slog.LevelInfo, "guest stderr", "line", line) }}
 	defer stderr.flush()
 
 	var body io.Reader = http.NoBody
@@ -52,17 +57,18 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	stdin := &cgiStdin{r: body}
 	stdout := &limitedBuffer{max: h.cfg.MaxResponseBody}
 
-	mc := h.moduleConfig().
-		WithStartFunctions("_start").
+	mc := h.moduleConfig(&run).
 		WithArgs("handler").
-		WithStdin(stdin).
+		WithStdin(run.reader(stdin)).
 		WithStdout(stdout).
 		WithStderr(stderr)
 	for _, kv := range cgiEnv(r) {
 		mc = mc.WithEnv(kv[0], kv[1])
 	}
-	mod, err := h.runtime.InstantiateModule(ctx, h.compiled, mc)
-	if mod != nil {
+	mod, err := h.runtime.InstantiateModule(&run, h.compiled, mc)
+	if err == nil {
+		run.arm(mod)
+		err = runStart(&run, mod, "_start")
 		_ = mod.Close(context.Background())
 	}
 	var exit *sys.ExitError

@@ -51,26 +51,29 @@ func Load(ctx context.Context, path string, cfg Config) (*Handler, error) {
 
 // New compiles wasm and returns a Handler for it. In ModeHandler it also
 // starts one instance, so that a module that cannot run fails here rather
-// than on the first request.
+// than on the first request. Whatever the bytes, New returns an error
+// rather than panic; but an out-of-memory in the compiler ends the
+// process, so a program that takes modules it does not trust checks them
+// in a process of its own first (wasmcluster.Run does).
 func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the host failed on the module: %v", p)
+		}
+		if err != nil {
+			_ = h.Close(ctx)
+		}
+	}()
 
-	// Handler modules get interrupt checks of their own (see
-	// interrupt.go); the rest rely on wazero's context checks.
-	instrumented := false
-	if secs, err := parseSections(wasm); err == nil {
-		if need := initialMemory(secs); need > cfg.MaxMemory {
-			return nil, fmt.Errorf("module needs %s of memory to start, over the limit of %s", mebibytes(need), mebibytes(cfg.MaxMemory))
-		}
-		if cfg.Mode == ModeHandler || cfg.Mode == ModeAuto && exportsFunction(secs, "handle_request") {
-			if out, err := instrument(secs, wasm[:8]); err == nil {
-				wasm, instrumented = out, true
-			}
-		}
+	// Every module gets interrupt checks of its own (see interrupt.go),
+	// once it is known to be valid as written.
+	if wasm, err = prepare(ctx, wasm, cfg.MaxMemory); err != nil {
+		return nil, err
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(!instrumented).
+		WithCloseOnContextDone(false).
 		WithMemoryLimitPages(uint32(min(cfg.MaxMemory/65536, 65536)))
 	if cfg.CompilationCacheDir != "" {
 		h.cache, err = wazero.NewCompilationCacheWithDir(cfg.CompilationCacheDir)
@@ -80,11 +83,6 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 		rc = rc.WithCompilationCache(h.cache)
 	}
 	h.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
-	defer func() {
-		if err != nil {
-			_ = h.Close(ctx)
-		}
-	}()
 
 	if _, err = wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
@@ -156,15 +154,16 @@ func (h *Handler) Close(ctx context.Context) error {
 }
 
 // moduleConfig is the WASI view every instance gets: the configured
-// environment and mounts, real clocks and randomness, nothing else.
-func (h *Handler) moduleConfig() wazero.ModuleConfig {
+// environment and mounts, real clocks and randomness, nothing else. No
+// start function runs on instantiation: the caller runs them, under c.
+func (h *Handler) moduleConfig(c *interrupter) wazero.ModuleConfig {
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
-		WithRandSource(rand.Reader)
+		WithNanosleep(c.sleep).
+		WithRandSource(c.reader(rand.Reader))
 	for _, k := range sortedKeys(h.cfg.Env) {
 		mc = mc.WithEnv(k, h.cfg.Env[k])
 	}

@@ -13,7 +13,8 @@ import (
 // newInstance returns an instance not yet started: the pool shows it to
 // the watchdog before start runs any guest code.
 func (h *Handler) newInstance() *instance {
-	inst := &instance{h: h, done: make(chan struct{})}
+	inst := &instance{interrupter: newInterrupter(), h: h}
+	inst.stdout.stop, inst.stderr.stop = &inst.interrupter, &inst.interrupter
 	inst.stdout.log = func(line string) { inst.log(slog.LevelInfo, "guest stdout", "line", line) }
 	inst.stderr.log = func(line string) { inst.log(slog.LevelInfo, "guest stderr", "line", line) }
 	inst.ex.inst = inst
@@ -27,30 +28,39 @@ func (i *instance) start() error {
 	i.begin(nil, h.cfg.Timeout)
 	defer i.end()
 
-	mc := h.moduleConfig().WithStdout(&i.stdout).WithStderr(&i.stderr)
+	mc := h.moduleConfig(&i.interrupter).WithStdout(&i.stdout).WithStderr(&i.stderr)
 	mod, err := h.runtime.InstantiateModule(i, h.compiled, mc)
 	if err != nil {
 		return fmt.Errorf("start instance: %w", i.initError(err))
 	}
 	i.mod = mod
 	i.mem = mod.Memory()
-	if flag, ok := mod.ExportedGlobal(interruptGlobal).(api.MutableGlobal); ok {
-		i.flag.Store(&flag)
-	}
+	i.arm(mod)
 	i.handleRequest = mod.ExportedFunction("handle_request")
 	i.handleResponse = mod.ExportedFunction("handle_response")
-	for _, name := range []string{startExport, "_initialize"} {
+	if err := runStart(i, mod, "_initialize"); err != nil {
+		_ = mod.Close(context.Background())
+		return fmt.Errorf("initialize instance: %w", i.initError(err))
+	}
+	return nil
+}
+
+// runStart runs a module's initialization as the watchdog sees it: the
+// start function the instrumenter exported in place of the start section,
+// then the export named next (_initialize for a reactor, _start for a
+// command), each when the module has it.
+// ctx is the guest's interrupter, or the instance that holds it.
+func runStart(ctx context.Context, mod api.Module, next string) error {
+	for _, name := range []string{startExport, next} {
 		fn := mod.ExportedFunction(name)
 		if fn == nil {
 			continue
 		}
-		err := i.Err() // an interrupt that came before the flag was there
-		if err == nil {
-			err = i.call(fn)
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if err != nil {
-			_ = mod.Close(context.Background())
-			return fmt.Errorf("initialize instance: %w", i.initError(err))
+		if _, err := fn.Call(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -97,11 +107,13 @@ const maxLogLine = 4096
 
 // guestOutput turns a guest's stdout or stderr into log lines.
 type guestOutput struct {
-	log func(line string)
-	buf []byte
+	log  func(line string)
+	stop *interrupter // checked before each write
+	buf  []byte
 }
 
 func (g *guestOutput) Write(p []byte) (int, error) {
+	g.stop.check()
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
