@@ -1,0 +1,157 @@
+package host
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcluster/wasmcluster/internal/logbuf"
+	"github.com/wasmcluster/wasmcluster/internal/testwasm"
+)
+
+// These tests run guests written as an attacker would: each tries to keep
+// the host busy, or to reach what the host added to it, in a way the
+// instrumenter must not miss.
+
+// fanOut calls itself twice to depth n: 2^n calls, and no loop anywhere.
+const fanOut = `
+  (func $fan (param $n i32)
+    (if (i32.gt_u (local.get $n) (i32.const 0))
+      (then
+        (call $fan (i32.sub (local.get $n) (i32.const 1)))
+        (call $fan (i32.sub (local.get $n) (i32.const 1))))))`
+
+// fanWAT fans out to depth 60 on POST and answers "ok" otherwise.
+var fanWAT = guestWAT(fanOut+`
+  (func (export "handle_request") (result i64)
+    (if (i32.eq (call $get_method (i32.const 1024) (i32.const 16)) (i32.const 4))
+      (then (call $fan (i32.const 60))))
+    (call $write_body (i32.const 1) (i32.const 0) (i32.const 2))
+    (i64.const 0))`, "0 ok")
+
+// within runs f and fails the test if it has not returned after limit.
+func within(t *testing.T, limit time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+		t.Logf("%s: %s", what, time.Since(start).Round(time.Millisecond))
+	case <-time.After(limit):
+		t.Fatalf("%s: still running after %s", what, limit)
+	}
+}
+
+const runawayTimeout = 300 * time.Millisecond
+
+// runawayLimit is how long a runaway may take to be stopped: the timeout
+// plus half a second.
+const runawayLimit = runawayTimeout + 500*time.Millisecond
+
+func TestRecursionWithoutLoopsGets504(t *testing.T) {
+	var logs logbuf.Buffer
+	h := newGuest(t, fanWAT, Config{Timeout: runawayTimeout, MaxInstances: 1, Logger: logs.Logger()})
+	var rec *httptest.ResponseRecorder
+	within(t, runawayLimit, "recursing handler", func() { rec = serve(h, httptest.NewRequest("POST", "/", nil)) })
+	assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
+	assert.Contains(t, logs.String(), "guest exceeded its deadline")
+	rec = serve(h, httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, "ok", rec.Body.String(), "the next request is served")
+}
+
+func TestRecursionInInitializationIsRefused(t *testing.T) {
+	for name, init := range map[string]string{
+		"_initialize":   `(func (export "_initialize") (call $fan (i32.const 60)))`,
+		"start section": `(func $init (call $fan (i32.const 60))) (start $init)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			wasm := testwasm.WAT(t, guestWAT(fanOut+init+`
+  (func (export "handle_request") (result i64) (i64.const 0))`))
+			var err error
+			within(t, runawayLimit, name, func() {
+				_, err = New(context.Background(), wasm, Config{Timeout: runawayTimeout})
+			})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "still running after the 300ms timeout")
+		})
+	}
+}
+
+func TestRecursionInACGICommandGets504(t *testing.T) {
+	var logs logbuf.Buffer
+	wasm := testwasm.WAT(t, `(module
+  (memory (export "memory") 1)`+fanOut+`
+  (func (export "_start") (call $fan (i32.const 60))))`)
+	h, err := New(context.Background(), wasm, Config{Timeout: runawayTimeout, Logger: logs.Logger()})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+	require.Equal(t, ModeCGI, h.Mode())
+	for range 2 { // and the next run is stopped as well
+		var rec *httptest.ResponseRecorder
+		within(t, runawayLimit, "recursing command", func() { rec = serve(h, httptest.NewRequest("GET", "/", nil)) })
+		assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
+	}
+	assert.Contains(t, logs.String(), "guest exceeded its deadline")
+}
+
+func TestALoopOfCostlyHostCallsKeepsTheDeadline(t *testing.T) {
+	// Each call lists 10,000 header names: the loop's own checks come far
+	// too rarely to keep time, so the host function must check.
+	h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    (loop $forever
+      (drop (call $get_header_names (i32.const 0) (i32.const 0) (i32.const 0)))
+      (br $forever))
+    (i64.const 0))`), Config{Timeout: runawayTimeout, MaxInstances: 1})
+	r := httptest.NewRequest("GET", "/", nil)
+	for i := range 10_000 {
+		r.Header.Set("X-Header-"+strconv.Itoa(i), "v")
+	}
+	var rec *httptest.ResponseRecorder
+	within(t, 2*runawayTimeout, "host-call loop", func() { rec = serve(h, r) })
+	assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
+}
+
+func TestAModuleInvalidAsWrittenIsRefused(t *testing.T) {
+	// The loop sets globals 0 and 1, which the module never defines: the
+	// indices the instrumenter gives its budget and interrupt flag. As
+	// written the module is invalid, and must stay refused.
+	wasm := testwasm.WAT(t, `(module
+  (memory (export "memory") 1)
+  (func (export "handle_request") (result i64)
+    (loop $forever
+      (global.set 0 (i32.const 1000))
+      (global.set 1 (i32.const 0))
+      (br $forever))
+    (i64.const 0)))`, "--no-check")
+	_, err := New(context.Background(), wasm, Config{Timeout: runawayTimeout})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a valid Wasm module")
+}
+
+func TestACodeSectionWithTrailingBytesIsRefused(t *testing.T) {
+	wasm := testwasm.WAT(t, guestWAT(`(func (export "handle_request") (result i64) (i64.const 0))`))
+	secs, err := parseSections(wasm)
+	require.NoError(t, err)
+	out := append([]byte(nil), wasm[:8]...)
+	for _, s := range secs {
+		payload := s.payload
+		if s.id == secCode {
+			payload = append(append([]byte(nil), payload...), 0x00, 0x00)
+		}
+		out = append(append(append(out, s.id), uleb(uint32(len(payload)))...), payload...)
+	}
+	_, err = New(context.Background(), out, Config{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not a valid Wasm module")
+}
