@@ -223,7 +223,7 @@ func resolveMode(m wazero.CompiledModule, want Mode) (Mode, error) {
 func checkSignature(f api.FunctionDefinition, params, results []api.ValueType) error {
 	if string(f.ParamTypes()) != string(params) || string(f.ResultTypes()) != string(results) {
 		return fmt.Errorf("export %s has signature %s, want %s",
-			f.ExportNames()[0], signature(f.ParamTypes(), f.ResultTypes()), signature(params, results))
+			printable(f.ExportNames()[0]), signature(f.ParamTypes(), f.ResultTypes()), signature(params, results))
 	}
 	return nil
 }
@@ -243,6 +243,7 @@ func signature(params, results []api.ValueType) string {
 func checkImports(m wazero.CompiledModule) error {
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
+		mod, name = printable(mod), printable(name)
 		switch mod {
 		case abiModule:
 			if !abiFunctions[name] {
@@ -260,9 +261,22 @@ func checkImports(m wazero.CompiledModule) error {
 	}
 	if mems := m.ImportedMemories(); len(mems) > 0 {
 		mod, name, _ := mems[0].Import()
+		mod, name = printable(mod), printable(name)
 		return fmt.Errorf("module imports memory %s.%s; it must define its own", mod, name)
 	}
 	return nil
+}
+
+// printable is a name from a module as an error message may show it:
+// as it is when it is plain, quoted when it holds anything a terminal
+// could take for a control sequence.
+func printable(s string) string {
+	for _, r := range s {
+		if r < ' ' || r > '~' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // mebibytes formats a size in bytes for people.

@@ -70,7 +70,7 @@ type section struct {
 // parseSections splits a module into its sections.
 func parseSections(wasm []byte) ([]section, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil, errors.New("not a Wasm binary")
+		return nil, errors.New("invalid magic number")
 	}
 	r := &wasmReader{b: wasm, at: 8}
 	var secs []section
