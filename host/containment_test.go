@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -154,4 +156,23 @@ func TestACodeSectionWithTrailingBytesIsRefused(t *testing.T) {
 	_, err = New(context.Background(), out, Config{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "not a valid Wasm module")
+}
+
+func TestHandlerMountsAreSealed(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "greeting.txt"), []byte("hi from the host"), 0o644))
+	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(dir, "passwd")))
+	require.NoError(t, os.Symlink("/", filepath.Join(dir, "up")))
+	h, err := Load(context.Background(), testwasm.GoReactor(t, "host/testdata/readfile"),
+		Config{Mounts: []Mount{{HostPath: dir, GuestPath: "/data"}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(context.Background()) })
+
+	rec := serve(h, httptest.NewRequest("GET", "/?/data/greeting.txt", nil))
+	assert.Equal(t, "hi from the host", rec.Body.String())
+	for _, escape := range []string{"/data/passwd", "/data/up/etc/passwd", "/data/../etc/passwd"} {
+		rec := serve(h, httptest.NewRequest("GET", "/?"+escape, nil))
+		assert.Equal(t, http.StatusNotFound, rec.Code, "%s stays sealed", escape)
+		assert.NotContains(t, rec.Body.String(), "root:", escape)
+	}
 }

@@ -25,6 +25,8 @@ type Handler struct {
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
+	mounts   wazero.FSConfig // nil without Config.Mounts
+	roots    []*os.Root      // the mounts' directories, held open
 
 	// serve runs one request in the resolved mode.
 	serve func(w http.ResponseWriter, r *http.Request, next http.Handler)
@@ -70,6 +72,9 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	// Every module gets interrupt checks of its own (see interrupt.go),
 	// once it is known to be valid as written.
 	if wasm, err = prepare(ctx, wasm, cfg.MaxMemory); err != nil {
+		return nil, err
+	}
+	if err = h.openMounts(); err != nil {
 		return nil, err
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
@@ -150,6 +155,10 @@ func (h *Handler) Close(ctx context.Context) error {
 	if h.cache != nil {
 		err = errors.Join(err, h.cache.Close(ctx))
 	}
+	for _, root := range h.roots {
+		err = errors.Join(err, root.Close())
+	}
+	h.roots = nil
 	return err
 }
 
@@ -167,18 +176,34 @@ func (h *Handler) moduleConfig(c *interrupter) wazero.ModuleConfig {
 	for _, k := range sortedKeys(h.cfg.Env) {
 		mc = mc.WithEnv(k, h.cfg.Env[k])
 	}
-	if len(h.cfg.Mounts) > 0 {
-		fc := wazero.NewFSConfig()
-		for _, m := range h.cfg.Mounts {
-			guest := m.GuestPath
-			if guest == "" {
-				guest = m.HostPath
-			}
-			fc = fc.WithReadOnlyDirMount(m.HostPath, guest)
-		}
-		mc = mc.WithFSConfig(fc)
+	if h.mounts != nil {
+		mc = mc.WithFSConfig(h.mounts)
 	}
 	return mc
+}
+
+// openMounts opens the configured mounts. Each is an os.Root: a path
+// that resolves outside its directory — through "..", or a symlink to
+// elsewhere — is refused, and the guest gets no way to write.
+func (h *Handler) openMounts() error {
+	if len(h.cfg.Mounts) == 0 {
+		return nil
+	}
+	fc := wazero.NewFSConfig()
+	for _, m := range h.cfg.Mounts {
+		root, err := os.OpenRoot(m.HostPath)
+		if err != nil {
+			return fmt.Errorf("mount: %w", err)
+		}
+		h.roots = append(h.roots, root)
+		guest := m.GuestPath
+		if guest == "" {
+			guest = m.HostPath
+		}
+		fc = fc.WithFSMount(root.FS(), guest)
+	}
+	h.mounts = fc
+	return nil
 }
 
 // resolveMode checks that the module exports what its mode needs.
