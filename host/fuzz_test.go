@@ -137,4 +137,3 @@ func FuzzCGIResponse(f *testing.F) {
 		}
 	})
 }
-
