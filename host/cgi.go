@@ -44,7 +44,12 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	run := newInterrupter()
 	stop := context.AfterFunc(ctx, func() { run.interrupt(context.Cause(ctx)) })
 	defer stop()
-	stderr := &guestOutput{stop: &run, log: func(line string) { logLine(slog.LevelInfo, "guest stderr", "line", line) }}
+	var logs logBudget
+	stderr := &guestOutput{stop: &run, log: func(line string) {
+		if logs.take(h.cfg.Logger, len(line), id) {
+			logLine(slog.LevelInfo, "guest stderr", "line", line)
+		}
+	}}
 	defer stderr.flush()
 
 	var body io.Reader = http.NoBody
@@ -86,6 +91,10 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	case stdin.tooLarge:
 		logLine(slog.LevelWarn, "request body over the limit", "max_body", h.cfg.MaxRequestBody)
 		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
+		return
+	case stdin.bad != nil:
+		logLine(slog.LevelInfo, "malformed request body", "error", stdin.bad.Error())
+		http.Error(w, http.StatusText(http.StatusBadRequest), http.StatusBadRequest)
 		return
 	case err != nil:
 		logLine(slog.LevelError, "guest failed", "error", firstLine(err).Error())
@@ -192,17 +201,22 @@ func writeCGIResponse(w http.ResponseWriter, out []byte) error {
 }
 
 // cgiStdin is the request body as the guest's stdin; it notes a body over
-// the limit so the client gets 413 rather than 500.
+// the limit, or one that could not be read, so the client gets 413 or 400
+// rather than 500.
 type cgiStdin struct {
 	r        io.Reader
 	tooLarge bool
+	bad      error // reading the body failed: the client's fault
 }
 
 func (s *cgiStdin) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	switch {
+	case errors.As(err, &tooLarge):
 		s.tooLarge = true
+	case err != nil && err != io.EOF:
+		s.bad = err
 	}
 	return n, err
 }

@@ -1,12 +1,16 @@
 package host
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,4 +179,71 @@ func TestHandlerMountsAreSealed(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, rec.Code, "%s stays sealed", escape)
 		assert.NotContains(t, rec.Body.String(), "root:", escape)
 	}
+}
+
+func TestGuestSetHeadersAndStatusesAreSanitized(t *testing.T) {
+	for name, body := range map[string]string{
+		"control byte in a value": `(i32.store8 (i32.const 17) (i32.const 27)) (call $set_header_value (i32.const 1) (i32.const 0) (i32.const 5) (i32.const 16) (i32.const 3))`,
+		"conflicting lengths": `(call $add_header_value (i32.const 1) (i32.const 32) (i32.const 14) (i32.const 48) (i32.const 1))
+    (call $add_header_value (i32.const 1) (i32.const 32) (i32.const 14) (i32.const 64) (i32.const 2))`,
+		"length not a number": `(call $set_header_value (i32.const 1) (i32.const 32) (i32.const 14) (i32.const 16) (i32.const 3))`,
+		"status 101":          `(call $set_status_code (i32.const 101))`,
+		"status 103":          `(call $set_status_code (i32.const 103))`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs logbuf.Buffer
+			h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    `+body+`
+    (call $write_body (i32.const 1) (i32.const 80) (i32.const 2))
+    (i64.const 0))`, "0 X-Bad", "16 abc", "32 Content-Length", "48 5", "64 10", "80 ok"),
+				Config{Logger: logs.Logger()})
+			rec := serve(h, httptest.NewRequest("GET", "/", nil))
+			assert.Equal(t, http.StatusInternalServerError, rec.Code)
+			assert.Equal(t, 1, strings.Count(logs.String(), "\n"), "one log line: %s", logs.String())
+		})
+	}
+}
+
+func TestGuestLogIsBoundedPerCallAndPerRequest(t *testing.T) {
+	var logs logbuf.Buffer
+	// Each request logs 64 KiB a thousand times.
+	h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    (local $i i32)
+    (memory.fill (i32.const 0) (i32.const 97) (i32.const 65536))
+    (loop $more
+      (call $log (i32.const 0) (i32.const 0) (i32.const 65536))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 1000))))
+    (i64.const 0))`), Config{Logger: logs.Logger()})
+	for range 2 {
+		assert.Equal(t, http.StatusOK, serve(h, httptest.NewRequest("GET", "/", nil)).Code)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		assert.Less(t, len(line), maxLogLine+200, "one call's line is cut")
+	}
+	assert.Less(t, len(logs.String()), 2*(maxLogPerRequest+4*maxLogLine), "each request's log is bounded")
+	assert.Equal(t, 2, strings.Count(logs.String(), "guest log over the limit"), "said once per request")
+}
+
+func TestMalformedChunkedBodyIs400AtInfo(t *testing.T) {
+	var logs logbuf.Buffer
+	h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    (drop (call $read_body (i32.const 0) (i32.const 0) (i32.const 1024)))
+    (i64.const 0))`), Config{Logger: logs.Logger()})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n")
+	require.NoError(t, err)
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	assert.Contains(t, logs.String(), `level=INFO msg="malformed request body"`)
+	assert.NotContains(t, logs.String(), "ERROR")
+	assert.NotContains(t, logs.String(), "wasm stack trace")
 }

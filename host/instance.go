@@ -90,20 +90,61 @@ func (i *instance) requestID() string {
 	return strconv.FormatUint(ex.seq, 10)
 }
 
-// log writes one guest log line with the request's id.
+// log writes one guest log line with the request's id, within the
+// request's log budget.
 func (i *instance) log(level slog.Level, msg string, args ...any) {
 	logger := i.h.cfg.Logger
 	if !logger.Enabled(context.Background(), level) {
 		return
 	}
-	if id := i.requestID(); id != "" {
+	id := i.requestID()
+	if id != "" {
 		args = append(args, "request_id", id)
 	}
-	logger.Log(context.Background(), level, msg, args...)
+	if i.logs.take(logger, len(msg)+lineLen(args), id) {
+		logger.Log(context.Background(), level, msg, args...)
+	}
 }
 
-// maxLogLine bounds one line of guest output; longer lines are split.
-const maxLogLine = 4096
+// lineLen is the length of a log line's string attributes.
+func lineLen(args []any) int {
+	n := 0
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			n += len(s)
+		}
+	}
+	return n
+}
+
+// Bounds of guest logging: one line (log calls are cut there, output
+// lines split there), and what one request may log in all, counting
+// logLineCost bytes for each line besides its text.
+const (
+	maxLogLine       = 4096
+	maxLogPerRequest = 256 << 10
+	logLineCost      = 64
+)
+
+// logBudget is what a guest may still log for one request; the zero
+// value is a full budget.
+type logBudget struct{ used int }
+
+// take spends n bytes (and a line's cost) of the budget and reports
+// whether the line may go out. The line that crosses the limit is
+// replaced by one saying so; after it, nothing more goes out.
+func (b *logBudget) take(logger *slog.Logger, n int, requestID string) bool {
+	if b.used > maxLogPerRequest {
+		return false
+	}
+	b.used += n + logLineCost
+	if b.used <= maxLogPerRequest {
+		return true
+	}
+	logger.Warn("guest log over the limit; the rest for this request is dropped",
+		"limit", maxLogPerRequest, "request_id", requestID)
+	return false
+}
 
 // guestOutput turns a guest's stdout or stderr into log lines.
 type guestOutput struct {

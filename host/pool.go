@@ -34,6 +34,7 @@ type instance struct {
 	ex           exchange // the request in progress, reset for each
 
 	stdout, stderr guestOutput
+	logs           logBudget         // reset for each request
 	strings        map[string]string // interned strings read from the guest
 
 	// Set while a request runs, read by the watchdog.
@@ -60,6 +61,7 @@ func (i *instance) call(fn api.Function) error {
 // be nil outside a request) is watched for cancellation, and the guest is
 // interrupted after timeout.
 func (i *instance) begin(r *http.Request, timeout time.Duration) {
+	i.logs = logBudget{}
 	i.deadline.Store(time.Now().Add(timeout).UnixNano())
 	if r == nil {
 		r = idleRequest
