@@ -36,7 +36,7 @@ type exchange struct {
 	body         io.Reader // r.Body behind the size limit, opened on first read
 	bodyEOF      bool
 	tooLarge     bool
-	badBody      error // reading the body failed: the client's fault
+	badBody      error  // reading the body failed: the client's fault
 	readBuffered []byte // what the guest read, replayed to next (buffer request)
 	newBody      []byte // what the guest wrote as the request body
 	bodyReplaced bool
