@@ -247,3 +247,42 @@ func TestMalformedChunkedBodyIs400AtInfo(t *testing.T) {
 	assert.NotContains(t, logs.String(), "ERROR")
 	assert.NotContains(t, logs.String(), "wasm stack trace")
 }
+
+// rss is the resident memory of this process, in bytes.
+func rss(t *testing.T) int64 {
+	t.Helper()
+	status, err := os.ReadFile("/proc/self/status")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(status), "\n") {
+		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kb, "kB")), 10, 64)
+			require.NoError(t, err)
+			return n << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
+}
+
+func TestMaxMemoryRequestsReturnTheirMemory(t *testing.T) {
+	// Eight requests at once each grow their memory to the maximum, touch
+	// all of it, then trap: their instances are discarded, and their
+	// memory must go back to the system at once.
+	const maxMemory = 64 << 20
+	h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    (drop (memory.grow (i32.sub (i32.const 1024) (memory.size))))
+    (memory.fill (i32.const 0) (i32.const 1) (i32.mul (memory.size) (i32.const 65536)))
+    unreachable)`), Config{MaxMemory: maxMemory, MaxInstances: 8})
+	before := rss(t)
+	done := make(chan int)
+	for range 8 {
+		go func() { done <- serve(h, httptest.NewRequest("GET", "/", nil)).Code }()
+	}
+	for range 8 {
+		assert.Equal(t, http.StatusInternalServerError, <-done)
+	}
+	after := rss(t)
+	t.Logf("RSS before %d MiB, after %d MiB", before>>20, after>>20)
+	assert.Less(t, after-before, int64(maxMemory), "the discarded instances' memory is returned")
+}

@@ -31,7 +31,7 @@ func newInterrupter() interrupter { return interrupter{done: make(chan struct{})
 // Deadline, Done, Err and Value make the interrupter a context.Context.
 func (c *interrupter) Deadline() (time.Time, bool) { return time.Time{}, false }
 func (c *interrupter) Done() <-chan struct{}       { return c.done }
-func (c *interrupter) Value(any) any               { return nil }
+func (c *interrupter) Value(key any) any           { return memoryContext.Value(key) }
 
 // Err is the cause of the interrupt, or nil while the guest may run.
 func (c *interrupter) Err() error {

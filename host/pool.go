@@ -49,7 +49,7 @@ func (i *instance) Value(key any) any {
 	if key == (instanceKey{}) {
 		return i
 	}
-	return nil
+	return i.interrupter.Value(key)
 }
 
 // call runs fn with the instance as context; results land in i.stack.
