@@ -238,11 +238,19 @@ func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
 	}
 }
 
-func TestAReplacedWorkerLoadsTheModuleItsGenerationWasCheckedWith(t *testing.T) {
+// helloCopy returns the path of a copy of the hello example that the test
+// may overwrite.
+func helloCopy(t *testing.T) string {
+	t.Helper()
 	module := filepath.Join(t.TempDir(), "hello.wasm")
 	hello, err := os.ReadFile(testwasm.GoReactor(t, "examples/hello-wasm/go"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(module, hello, 0o644))
+	return module
+}
+
+func TestAReplacedWorkerLoadsTheModuleItsGenerationWasCheckedWith(t *testing.T) {
+	module := helloCopy(t)
 	s := serveModule(t, module)
 	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: restart at once
 
@@ -380,10 +388,7 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 var hugeVectorModule = []byte("\x00asm\x01\x00\x00\x00\x06\x05\xd0\x9e\xcd\xa2\x05")
 
 func TestReloadWithAMalformedModuleKeepsTheOldGenerationServing(t *testing.T) {
-	module := filepath.Join(t.TempDir(), "hello.wasm")
-	hello, err := os.ReadFile(testwasm.GoReactor(t, "examples/hello-wasm/go"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(module, hello, 0o644))
+	module := helloCopy(t)
 	s := serveModule(t, module)
 	before := s.workers(t)
 
