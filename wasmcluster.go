@@ -94,7 +94,9 @@ func IsWorker() bool { return dispatcher.IsWorker() }
 // SIGINT, then drains and returns nil. SIGHUP reloads the module: a new
 // generation of workers takes over once it serves, and a module that does
 // not load leaves the old one serving. In a worker process, Run serves
-// the connections its primary hands it.
+// the connections its primary hands it. The primary also runs the program
+// again to check each module it is given; in such a process Run checks
+// and exits, never returning.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -104,6 +106,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Module == "" {
 		return errors.New("no module to serve")
+	}
+	if isCheck() {
+		os.Exit(runCheck(ctx, cfg))
 	}
 	if IsWorker() {
 		return runWorker(ctx, cfg)
@@ -128,8 +133,9 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	if cfg.Host.CompilationCacheDir == "" {
 		cfg.Host.CompilationCacheDir = filepath.Join(dir, "cache")
 	}
-	// Compile here first: a bad module fails now, before any worker
-	// starts, and the workers find the compiled code in the cache.
+	// Check first: a bad module fails now, before any worker starts,
+	// and the workers find the compiled code in the cache the check
+	// filled.
 	copies := &moduleCopies{dir: dir}
 	first, err := copies.check(ctx, cfg)
 	if err != nil {
@@ -209,24 +215,21 @@ type moduleCopies struct {
 	current string
 }
 
-// check reads the module, loads it as a worker would, and returns the path
-// of a copy of what it read.
+// check reads the module, loads it as a worker would in a check process
+// (see modcheck.go), and returns the path of a copy of what it read.
 func (m *moduleCopies) check(ctx context.Context, cfg Config) (string, error) {
 	wasm, err := os.ReadFile(cfg.Module)
 	if err != nil {
 		return "", fmt.Errorf("load module: %w", err)
 	}
-	h, err := host.New(ctx, wasm, cfg.Host)
-	if err != nil {
-		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
-	}
-	if err := h.Close(ctx); err != nil {
-		return "", err
-	}
 	m.n++
-	path := filepath.Join(m.dir, fmt.Sprintf("module-%d.wasm", m.n))
+	path := copyPath(m.dir, m.n)
 	if err := os.WriteFile(path, wasm, 0o400); err != nil {
 		return "", fmt.Errorf("copy module: %w", err)
+	}
+	if err := checkInChild(ctx, cfg, path); err != nil {
+		m.drop(path)
+		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
 	}
 	return path, nil
 }
