@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: serve test check build bench image
+.PHONY: serve test check build bench image fuzz
 
 # serve builds the CLI and the hello example — the Go one, on the SDK's
 # Exchange API — and serves it on 127.0.0.1:8080 (admin endpoints on
@@ -21,6 +21,15 @@ test:
 	scripts/install-toolchains
 	$(MAKE) check
 	scripts/no-tmp-leftovers $(GO) test ./...
+	$(MAKE) fuzz
+
+# fuzz runs each fuzz target briefly (FUZZTIME each, 15s by default);
+# host/fuzz_test.go says how to run one longer.
+FUZZTIME ?= 15s
+fuzz:
+	for target in FuzzNew FuzzInstrument FuzzCGIResponse; do \
+		$(GO) test ./host -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 check:
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }

@@ -124,9 +124,11 @@ func DefaultCacheDir() string {
 // SIGINT, then drains and returns nil. SIGHUP reloads the module: a new
 // generation of workers takes over once it serves, and a module that does
 // not load leaves the old one serving. In a worker process, Run serves
-// the connections its primary hands it.
+// the connections its primary hands it. The primary also runs the program
+// again to check each module it is given; in such a process Run checks
+// and exits, never returning.
 //
-// The primary listens, on Listen and Admin, before it compiles the
+// The primary listens, on Listen and Admin, before it checks the
 // module, so that a busy address fails at once; a SIGTERM while it starts
 // returns nil, and a SIGHUP then is applied once it serves.
 func Run(ctx context.Context, cfg Config) error {
@@ -138,6 +140,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	if cfg.Module == "" {
 		return errors.New("no module to serve")
+	}
+	if isCheck() {
+		os.Exit(runCheck(ctx, cfg))
 	}
 	if IsWorker() {
 		return runWorker(ctx, cfg)
@@ -154,8 +159,13 @@ func Compile(ctx context.Context, cfg Config) (cacheDir string, err error) {
 	if cfg.Host.CompilationCacheDir == "" {
 		return "", errors.New("no cache directory: set one (--cache-dir), or $HOME or $XDG_CACHE_HOME")
 	}
-	_, err = checkModule(ctx, cfg)
-	return cfg.Host.CompilationCacheDir, err
+	if isCheck() { // the check process Compile runs, as Run's
+		os.Exit(runCheck(ctx, cfg))
+	}
+	if err := checkInChild(ctx, cfg, cfg.Module); err != nil {
+		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
+	}
+	return cfg.Host.CompilationCacheDir, nil
 }
 
 func runPrimary(ctx context.Context, cfg Config) error {
@@ -340,36 +350,23 @@ type moduleCopies struct {
 	current string
 }
 
-// check reads the module, loads it as a worker would, and returns the path
-// of a copy of what it read.
+// check reads the module, loads it as a worker would in a check process
+// (see modcheck.go), and returns the path of a copy of what it read.
 func (m *moduleCopies) check(ctx context.Context, cfg Config) (string, error) {
-	wasm, err := checkModule(ctx, cfg)
+	wasm, err := os.ReadFile(cfg.Module)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("load module: %w", err)
 	}
 	m.n++
-	path := filepath.Join(m.dir, fmt.Sprintf("module-%d.wasm", m.n))
+	path := copyPath(m.dir, m.n)
 	if err := os.WriteFile(path, wasm, 0o400); err != nil {
 		return "", fmt.Errorf("copy module: %w", err)
 	}
+	if err := checkInChild(ctx, cfg, path); err != nil {
+		m.drop(path)
+		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
+	}
 	return path, nil
-}
-
-// checkModule reads the module and loads it as a worker would, which
-// leaves its compiled code in the cache; it returns the bytes it read.
-func checkModule(ctx context.Context, cfg Config) ([]byte, error) {
-	wasm, err := os.ReadFile(cfg.Module)
-	if err != nil {
-		return nil, fmt.Errorf("load module: %w", err)
-	}
-	if cfg.Host.Logger == nil {
-		cfg.Host.Logger = cfg.Logger
-	}
-	h, err := host.New(ctx, wasm, cfg.Host)
-	if err != nil {
-		return nil, fmt.Errorf("load module %s: %w", cfg.Module, err)
-	}
-	return wasm, h.Close(ctx)
 }
 
 // keep makes path the current copy and removes the one before, whose

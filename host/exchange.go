@@ -39,6 +39,7 @@ type exchange struct {
 	body         io.Reader // r.Body behind the size limit, opened on first read
 	bodyEOF      bool
 	tooLarge     bool
+	badBody      error  // reading the body failed: the client's fault
 	readBuffered []byte // what the guest read, replayed to next (buffer request)
 	newBody      []byte // what the guest wrote as the request body
 	bodyReplaced bool
@@ -353,6 +354,9 @@ func (ex *exchange) fail(err error) {
 		status = http.StatusRequestEntityTooLarge
 		inst.h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
 		inst.log(slog.LevelWarn, "request body over the limit", "max_body", inst.h.cfg.MaxRequestBody)
+	case ex.badBody != nil:
+		status = http.StatusBadRequest
+		inst.log(slog.LevelInfo, "malformed request body", "error", ex.badBody.Error())
 	case errors.Is(err, errResponseTooLarge):
 		inst.h.metrics.refusals.WithLabelValues(limitResponseBody).Inc()
 		inst.log(slog.LevelError, err.Error(), "max_response", inst.h.cfg.MaxResponseBody)
