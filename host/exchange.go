@@ -51,6 +51,8 @@ type exchange struct {
 	captureRead int // read_body(response) offset into captured.body
 
 	ext extState // the last call into the wasmcluster host module
+
+	scope scope // the request's capabilities: context, limits, handles
 }
 
 // capturedResponse holds the next handler's response while the guest may
@@ -136,6 +138,7 @@ func reuse(b []byte) []byte {
 
 // clear drops the references to the finished request.
 func (ex *exchange) clear() {
+	ex.scope.end()
 	ex.w, ex.r, ex.next, ex.body, ex.trailers, ex.captured = nil, nil, nil, nil, nil, nil
 	ex.recorder.ResponseWriter = nil
 	ex.capture.header = nil

@@ -32,6 +32,8 @@ type Handler struct {
 	pool   *pool         // ModeHandler only
 	cgiSem chan struct{} // ModeCGI only: bounds concurrent runs
 
+	outbound *outboundClient // the guests' outbound requests
+
 	requestSeq atomic.Uint64
 }
 
@@ -55,6 +57,9 @@ func Load(ctx context.Context, path string, cfg Config) (*Handler, error) {
 func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg}
+	if h.outbound, err = newOutboundClient(cfg.Outbound); err != nil {
+		return nil, err
+	}
 
 	// Handler modules get interrupt checks of their own (see
 	// interrupt.go); the rest rely on wazero's context checks.
@@ -144,6 +149,9 @@ func (h *Handler) Wrap(next http.Handler) http.Handler {
 func (h *Handler) Close(ctx context.Context) error {
 	if h.pool != nil {
 		h.pool.close()
+	}
+	if h.outbound != nil {
+		h.outbound.close()
 	}
 	var err error
 	if h.runtime != nil {
