@@ -28,6 +28,13 @@ type allowPattern struct {
 	port   string // "" the scheme's default; "*" any
 }
 
+// CheckOutboundAllow reports the first pattern of Outbound.Allow that
+// does not parse, and why, as New would.
+func CheckOutboundAllow(patterns []string) error {
+	_, err := parseAllowList(patterns)
+	return err
+}
+
 // parseAllowList parses patterns, or says which one is wrong and why.
 func parseAllowList(patterns []string) (allowList, error) {
 	list := make(allowList, 0, len(patterns))

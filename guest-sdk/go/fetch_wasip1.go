@@ -9,7 +9,7 @@ import (
 
 func init() {
 	fetches = wasmFetches{}
-	http.DefaultTransport = Transport{}
+	http.DefaultClient.Transport = Transport{}
 }
 
 // wasmFetches is the http_* functions of the wasmcluster module.
