@@ -40,9 +40,9 @@ func JSONFunction[In, Out any](f func(ctx context.Context, in In) (Out, error)) 
 
 // Defaults of FunctionLimits.
 const (
-	DefaultMaxCallInput    = 1 << 20
-	DefaultMaxCallOutput   = 4 << 20
-	DefaultMaxCallsPerReq  = 1000
+	DefaultMaxCallInput   = 1 << 20
+	DefaultMaxCallOutput  = 4 << 20
+	DefaultMaxCallsPerReq = 1000
 )
 
 // FunctionLimits bound what guests do with host functions. Zero fields take

@@ -39,7 +39,9 @@ func (wasmFetches) httpRequest(method, url string) int64 {
 func (wasmFetches) httpHeader(h uint32, name, value string) int64 {
 	return httpHeader(h, stringPtr(name), uint32(len(name)), stringPtr(value), uint32(len(value)))
 }
-func (wasmFetches) httpWrite(h uint32, p []byte) int64 { return httpWrite(h, bytesPtr(p), uint32(len(p))) }
+func (wasmFetches) httpWrite(h uint32, p []byte) int64 {
+	return httpWrite(h, bytesPtr(p), uint32(len(p)))
+}
 func (wasmFetches) httpSend(h uint32, buf []byte) int64 {
 	return httpSend(h, bytesPtr(buf), uint32(len(buf)))
 }
