@@ -24,6 +24,7 @@ var examples = []struct {
 	{"c", func(t testing.TB) string {
 		return testwasm.C(t, true, "examples/capabilities/c/capabilities.c", "guest-sdk/c/wasmcluster.c", "guest-sdk/c/wc_capabilities.c")
 	}},
+	{"rust", func(t testing.TB) string { return testwasm.Rust(t, "examples/capabilities/rust/capabilities.rs") }},
 	{"wat", func(t testing.TB) string { return testwasm.WATFile(t, "examples/capabilities/wat/capabilities.wat") }},
 }
 

@@ -17,6 +17,8 @@
 
 use std::io;
 
+pub mod capabilities;
+
 /// The raw imports of the ABI (module `http_handler`); see ../../ABI.md.
 pub mod sys {
     #[link(wasm_import_module = "http_handler")]
