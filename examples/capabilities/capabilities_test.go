@@ -25,6 +25,9 @@ var examples = []struct {
 		return testwasm.C(t, true, "examples/capabilities/c/capabilities.c", "guest-sdk/c/wasmcluster.c", "guest-sdk/c/wc_capabilities.c")
 	}},
 	{"rust", func(t testing.TB) string { return testwasm.Rust(t, "examples/capabilities/rust/capabilities.rs") }},
+	{"assemblyscript", func(t testing.TB) string {
+		return testwasm.AssemblyScript(t, "examples/capabilities/assemblyscript/capabilities.ts")
+	}},
 	{"wat", func(t testing.TB) string { return testwasm.WATFile(t, "examples/capabilities/wat/capabilities.wat") }},
 }
 
