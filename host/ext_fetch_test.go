@@ -161,9 +161,9 @@ func TestOutboundLimits(t *testing.T) {
 }
 
 func TestOutboundStreamsBothWays(t *testing.T) {
-	// The upstream has the first part of the request body before the
-	// client sends the second; it sends the second part of its answer only
-	// once the guest has read the first.
+	// The guest writes the second part of its request body only once the
+	// upstream has the first; the upstream sends the second part of its
+	// answer only once the guest has read the first.
 	upstreamGot := make(chan struct{})
 	guestRead := make(chan string, 4)
 	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,29 +182,23 @@ func TestOutboundStreamsBothWays(t *testing.T) {
 		_, _ = w.Write(rest)
 	}))
 	defer echo.Close()
+	wait := func(context.Context, []byte) ([]byte, error) {
+		select {
+		case <-upstreamGot:
+			return nil, nil
+		case <-time.After(20 * time.Second):
+			return nil, fmt.Errorf("the upstream never got part1")
+		}
+	}
 	chunk := func(_ context.Context, in []byte) ([]byte, error) {
 		guestRead <- string(in)
 		return nil, nil
 	}
 	srv := capabilitiesGuest(t, Config{
-		Functions: map[string]Function{"chunk": chunk},
+		Functions: map[string]Function{"chunk": chunk, "wait": wait},
 		Outbound:  Outbound{Allow: []string{"http://127.0.0.1:*"}},
 	})
-
-	pr, pw := io.Pipe()
-	go func() {
-		_, _ = io.WriteString(pw, "part1")
-		select {
-		case <-upstreamGot:
-			_, _ = io.WriteString(pw, "part2")
-			pw.Close()
-		case <-time.After(20 * time.Second):
-			pw.CloseWithError(fmt.Errorf("the upstream never got part1"))
-		}
-	}()
-	req, err := http.NewRequest("POST", srv.URL+"/stream?url="+url.QueryEscape(echo.URL), pr)
-	require.NoError(t, err)
-	res, err := http.DefaultClient.Do(req)
+	res, err := http.Get(srv.URL + "/stream?url=" + url.QueryEscape(echo.URL))
 	require.NoError(t, err)
 	body, err := io.ReadAll(res.Body)
 	res.Body.Close()

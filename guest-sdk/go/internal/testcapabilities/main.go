@@ -70,10 +70,11 @@ func fetch(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
-// stream posts the request body to ?url= as it arrives, and passes each
-// chunk of the response to the host function "chunk" as it arrives.
+// stream posts "part1part2" to ?url=, calling the host function "wait"
+// between the parts, and passes each chunk of the response to the host
+// function "chunk" as it arrives.
 func stream(w http.ResponseWriter, r *http.Request) {
-	res, err := http.Post(r.URL.Query().Get("url"), "text/plain", r.Body)
+	res, err := http.Post(r.URL.Query().Get("url"), "text/plain", &steppedBody{})
 	if err != nil {
 		http.Error(w, "error: "+err.Error(), http.StatusBadGateway)
 		return
@@ -94,4 +95,23 @@ func stream(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 }
+
+// steppedBody reads "part1", then, once the host function "wait" has
+// returned, "part2".
+type steppedBody struct{ step int }
+
+func (b *steppedBody) Read(p []byte) (int, error) {
+	b.step++
+	switch b.step {
+	case 1:
+		return copy(p, "part1"), nil
+	case 2:
+		if _, err := guest.Call("wait", nil); err != nil {
+			return 0, err
+		}
+		return copy(p, "part2"), nil
+	}
+	return 0, io.EOF
+}
+
 func main() {}
