@@ -108,8 +108,8 @@ func serveModule(t *testing.T, path string, extra ...string) *server {
 	case err := <-s.exit:
 		s.exit <- err
 		t.Fatalf("wasmcluster exited before serving: %v\n%s", err, s.log)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("wasmcluster did not serve within 30s\n%s", s.log)
+	case <-time.After(120 * time.Second):
+		t.Fatalf("wasmcluster did not serve within 120s (it compiles the module first)\n%s", s.log)
 	}
 	return s
 }

@@ -45,6 +45,10 @@ type Config struct {
 	// primary checked, so a file changed meanwhile reaches them only
 	// through a reload.
 	Module string
+	// Wasm, when set, is the handler module itself, used in place of
+	// reading Module: a program can embed its guest (go:embed). Module
+	// then only names it in the log.
+	Wasm []byte
 	// Listen is the address to serve: "host:port" (default ":8080"),
 	// "unix:/path", or "systemd" for socket activation.
 	Listen string
@@ -138,7 +142,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
-	if cfg.Module == "" {
+	if cfg.Module == "" && cfg.Wasm == nil {
 		return errors.New("no module to serve")
 	}
 	if isCheck() {
@@ -353,9 +357,12 @@ type moduleCopies struct {
 // check reads the module, loads it as a worker would in a check process
 // (see modcheck.go), and returns the path of a copy of what it read.
 func (m *moduleCopies) check(ctx context.Context, cfg Config) (string, error) {
-	wasm, err := os.ReadFile(cfg.Module)
-	if err != nil {
-		return "", fmt.Errorf("load module: %w", err)
+	wasm := cfg.Wasm
+	if wasm == nil {
+		var err error
+		if wasm, err = os.ReadFile(cfg.Module); err != nil {
+			return "", fmt.Errorf("load module: %w", err)
+		}
 	}
 	m.n++
 	path := copyPath(m.dir, m.n)

@@ -54,6 +54,8 @@ type exchange struct {
 	passing   passThrough // next's writer without buffer response
 
 	ext extState // the last call into the wasmcluster host module
+
+	scope scope // the request's capabilities: context, limits, handles
 }
 
 // responseBuffer holds the response body while buffer response is on: what
@@ -157,6 +159,7 @@ func reuse(b []byte) []byte {
 
 // clear drops the references to the finished request.
 func (ex *exchange) clear() {
+	ex.scope.end()
 	ex.w, ex.r, ex.next, ex.body = nil, nil, nil, nil
 }
 

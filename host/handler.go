@@ -34,6 +34,8 @@ type Handler struct {
 	pool   *pool         // ModeHandler only
 	cgiSem chan struct{} // ModeCGI only: bounds concurrent runs
 
+	outbound *outboundClient // the guests' outbound requests
+
 	requestSeq atomic.Uint64
 	metrics    *metrics
 }
@@ -69,6 +71,9 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 			_ = h.Close(ctx)
 		}
 	}()
+	if h.outbound, err = newOutboundClient(cfg.Outbound); err != nil {
+		return nil, err
+	}
 
 	// Every module gets interrupt checks of its own (see interrupt.go),
 	// once it is known to be valid as written.
@@ -148,6 +153,9 @@ func (h *Handler) Wrap(next http.Handler) http.Handler {
 func (h *Handler) Close(ctx context.Context) error {
 	if h.pool != nil {
 		h.pool.close()
+	}
+	if h.outbound != nil {
+		h.outbound.close()
 	}
 	var err error
 	if h.runtime != nil {
