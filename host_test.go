@@ -189,6 +189,10 @@ func startLoad(s *server) *loadgen.Load {
 func TestKilledWorkerIsReplacedWithoutLosingConnections(t *testing.T) {
 	s := serve(t)
 	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: restart at once
+	require.Eventually(t, func() bool {
+		ws := s.workers(t)
+		return len(ws) == 3 && ws[2].Role == dispatcher.RoleStandby && ws[2].Ready
+	}, 60*time.Second, 10*time.Millisecond, "the standby is ready to take over")
 	victim := s.workers(t)[0]
 
 	load := startLoad(s)
