@@ -77,7 +77,7 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 
 	// Every module gets interrupt checks of its own (see interrupt.go),
 	// once it is known to be valid as written.
-	if wasm, err = prepare(ctx, wasm, cfg.MaxMemory); err != nil {
+	if wasm, err = prepare(ctx, wasm, cfg.MaxMemory, cfg.CompilationCacheDir); err != nil {
 		return nil, err
 	}
 	if err = h.openMounts(); err != nil {
