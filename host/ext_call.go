@@ -87,10 +87,20 @@ func (ex *exchange) callFunction(stack []uint64) {
 	h := ex.inst.h
 	limits := h.cfg.FunctionLimits
 	f, ok := h.cfg.Functions[name]
-	switch {
-	case !ok:
+	if !ok {
+		h.metrics.functionCalls.WithLabelValues(unregisteredLabel, outcomeNotFound).Inc()
 		stack[0] = ex.extCode(extNotFound)
 		return
+	}
+	series, succeeded := h.functionSeries[name], false
+	defer func() { // also when the function panics
+		if succeeded {
+			series.ok.Inc()
+		} else {
+			series.failed.Inc()
+		}
+	}()
+	switch {
 	case ex.scope.calls >= limits.MaxCalls:
 		stack[0] = ex.extError(fmt.Errorf("call %s: over the limit of %d calls per request", name, limits.MaxCalls))
 		return
@@ -106,6 +116,7 @@ func (ex *exchange) callFunction(stack []uint64) {
 	case len(out) > limits.MaxOutput:
 		stack[0] = ex.extError(fmt.Errorf("call %s: result of %d bytes is over the limit of %d", name, len(out), limits.MaxOutput))
 	default:
+		succeeded = true
 		stack[0] = ex.extResult(stack[4], stack[5], out)
 	}
 }

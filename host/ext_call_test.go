@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -170,4 +172,26 @@ func TestHostFunctionLimits(t *testing.T) {
 		assert.Contains(t, body, "error: context deadline exceeded")
 		assert.Less(t, time.Since(start), 10*time.Second)
 	})
+}
+
+func TestHostFunctionCallsAreCountedByFunctionAndOutcome(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	fns := map[string]Function{
+		"ok":    func(context.Context, []byte) ([]byte, error) { return []byte("fine"), nil },
+		"fail":  func(context.Context, []byte) ([]byte, error) { return nil, errors.New("no") },
+		"panic": func(context.Context, []byte) ([]byte, error) { panic("bug") },
+	}
+	var logs logbuf.Buffer
+	h := newGuest(t, callWAT, Config{Functions: fns, Metrics: reg, Logger: logs.Logger()})
+	for _, name := range []string{"ok", "fail", "panic", "nobody", "also-nobody"} {
+		serve(h, httptest.NewRequest("POST", "/"+name, nil))
+	}
+	calls := h.metrics.functionCalls
+	assert.Equal(t, 2.0, testutil.ToFloat64(calls.WithLabelValues("ok", outcomeOK)), "the guest calls twice a request")
+	assert.Equal(t, 2.0, testutil.ToFloat64(calls.WithLabelValues("fail", outcomeError)))
+	assert.Equal(t, 1.0, testutil.ToFloat64(calls.WithLabelValues("panic", outcomeError)), "the panic ends the request")
+	assert.Equal(t, 4.0, testutil.ToFloat64(calls.WithLabelValues(unregisteredLabel, outcomeNotFound)),
+		"names no function has are one series")
+	assert.Equal(t, 7, testutil.CollectAndCount(reg, "wasmcluster_host_function_calls_total"),
+		"ok and error of each registered function, from the start, and one for names not registered")
 }

@@ -97,6 +97,7 @@ func (ex *exchange) httpRequest(stack []uint64) {
 
 // refused fails a call the allow-list refused, with a log line.
 func (ex *exchange) refused(err error) uint64 {
+	ex.inst.h.metrics.outboundRefused.Inc()
 	ex.inst.log(slog.LevelWarn, "outbound request refused", "error", err.Error())
 	return ex.extError(err)
 }
@@ -209,9 +210,14 @@ func (ex *exchange) httpSend(stack []uint64) {
 		<-oc.done
 	}
 	if oc.err != nil {
+		var refused *refusedError
+		if !errors.As(oc.err, &refused) {
+			ex.inst.h.metrics.outbound.WithLabelValues(oc.req.URL.Hostname(), outboundErrorClass).Inc()
+		}
 		stack[0] = ex.outboundError(oc)
 		return
 	}
+	ex.inst.h.metrics.outbound.WithLabelValues(oc.req.URL.Hostname(), statusClass(oc.res.StatusCode)).Inc()
 	oc.read = io.LimitReader(oc.res.Body, oc.max+1)
 	stack[0] = ex.extResult(stack[1], stack[2], responseHead(oc.res))
 }

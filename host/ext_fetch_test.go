@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -263,4 +264,34 @@ func TestAllowList(t *testing.T) {
 	}
 	_, err = New(context.Background(), testwasm.WAT(t, helloWAT), Config{Outbound: Outbound{Allow: []string{"nope"}}})
 	assert.ErrorContains(t, err, `outbound pattern "nope": want scheme://host[:port]`)
+}
+
+func TestOutboundRequestsAreCountedByHostAndClass(t *testing.T) {
+	missing := httptest.NewServer(http.NotFoundHandler())
+	defer missing.Close()
+	plain := httptest.NewServer(upstream)
+	defer plain.Close()
+	reg := prometheus.NewRegistry()
+	srv := capabilitiesGuest(t, Config{Metrics: reg, Outbound: Outbound{Allow: []string{plain.URL, missing.URL}}})
+
+	fetchThrough(t, srv, "GET", plain.URL+"/a", "")
+	fetchThrough(t, srv, "GET", plain.URL+"/b", "")
+	fetchThrough(t, srv, "GET", missing.URL, "")
+	fetchThrough(t, srv, "GET", "http://127.0.0.1:1/", "") // no pattern allows port 1
+
+	counts := map[string]float64{}
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += " " + l.GetName() + "=" + l.GetValue()
+			}
+			counts[key] = m.GetCounter().GetValue()
+		}
+	}
+	assert.Equal(t, 2.0, counts["wasmcluster_outbound_requests_total class=2xx host=127.0.0.1"])
+	assert.Equal(t, 1.0, counts["wasmcluster_outbound_requests_total class=4xx host=127.0.0.1"])
+	assert.Equal(t, 1.0, counts["wasmcluster_outbound_refused_total"])
 }

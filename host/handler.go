@@ -38,6 +38,8 @@ type Handler struct {
 
 	requestSeq atomic.Uint64
 	metrics    *metrics
+	// functionSeries counts the calls of each of cfg.Functions.
+	functionSeries map[string]functionSeries
 }
 
 // Load reads the module at path and returns a Handler for it, or one clear
@@ -63,6 +65,7 @@ func Load(ctx context.Context, path string, cfg Config) (*Handler, error) {
 func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg, metrics: newMetrics(cfg.Metrics)}
+	h.functionSeries = h.metrics.functionSeries(cfg.Functions)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("the host failed on the module: %v", p)

@@ -22,7 +22,23 @@ type metrics struct {
 	refusals  *prometheus.CounterVec // by limit: request_body, response_body, memory
 	instances prometheus.Gauge
 	waits     prometheus.Counter
+
+	// Capabilities (ext_call.go, ext_fetch.go).
+	functionCalls   *prometheus.CounterVec // by function and outcome
+	outbound        *prometheus.CounterVec // by destination host and status class
+	outboundRefused prometheus.Counter
 }
+
+// Outcomes of a host-function call, and the function label of a name no
+// function is registered under (guests choose names: they must not choose
+// series).
+const (
+	outcomeOK          = "ok"
+	outcomeError       = "error"
+	outcomeNotFound    = "not_found"
+	unregisteredLabel  = "(unregistered)"
+	outboundErrorClass = "error" // no response: the connection or the timeout failed
+)
 
 // Limits a refusal names.
 const (
@@ -38,6 +54,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.refusals = m.counterVec("wasmcluster_limit_refusals_total", "Requests refused for a limit: a request body over --max-body (413), a response over --max-response, a guest out of --max-memory (500).", "limit")
 	m.instances = m.gaugeVec("wasmcluster_instances_live", "Live guest instances: in use or idle in the pool.").WithLabelValues()
 	m.waits = m.counterVec("wasmcluster_pool_waits_total", "Requests that had to wait for a free guest instance.").WithLabelValues()
+	m.functionCalls = m.counterVec("wasmcluster_host_function_calls_total", "Calls guests made to the embedding program's host functions, by function and outcome (ok, error, not_found).", "function", "outcome")
+	m.outbound = m.counterVec("wasmcluster_outbound_requests_total", "Outbound HTTP requests guests sent, by destination host and status class (2xx…5xx, or error when no response came).", "host", "class")
+	m.outboundRefused = m.counterVec("wasmcluster_outbound_refused_total", "Outbound HTTP requests the allow-list refused.").WithLabelValues()
 	return m
 }
 
@@ -77,4 +96,25 @@ func (m *metrics) trapped(inst *instance) {
 		return
 	}
 	m.traps.Inc()
+}
+
+// statusClass is "2xx" for 200 to 299, and so on.
+func statusClass(code int) string {
+	return string(rune('0'+code/100%10)) + "xx"
+}
+
+// functionSeries are one host function's two series, found once at New so
+// that a call counts without looking up labels.
+type functionSeries struct{ ok, failed prometheus.Counter }
+
+// functionSeries returns the series of each function in fns.
+func (m *metrics) functionSeries(fns map[string]Function) map[string]functionSeries {
+	series := make(map[string]functionSeries, len(fns))
+	for name := range fns {
+		series[name] = functionSeries{
+			ok:     m.functionCalls.WithLabelValues(name, outcomeOK),
+			failed: m.functionCalls.WithLabelValues(name, outcomeError),
+		}
+	}
+	return series
 }
