@@ -66,6 +66,14 @@ type Config struct {
 	Admin string
 	// Logger gets the log. Default slog.Default().
 	Logger *slog.Logger
+
+	// KV are key-value stores for the guests, by name to URL (see
+	// OpenStore): every worker opens them and adds them to Host.KV.
+	// None by default; the command line gives "default" an embedded one.
+	KV map[string]string
+	// KVQuota bounds each embedded store's bytes (0: the default of
+	// kv/sqlite; negative: none).
+	KVQuota int64
 }
 
 // The primary tells its workers where its compilation cache is, and which
@@ -115,6 +123,13 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	defer os.RemoveAll(dir)
 	if cfg.Host.CompilationCacheDir == "" {
 		cfg.Host.CompilationCacheDir = filepath.Join(dir, "cache")
+	}
+	// Open the stores once before any worker: a bad URL fails now, and
+	// an embedded store's file is set up before workers share it.
+	if _, opened, err := openStores(ctx, cfg, log); err != nil {
+		return err
+	} else if err := closeStores(opened); err != nil {
+		return err
 	}
 	// Compile here first: a bad module fails now, before any worker
 	// starts, and the workers find the compiled code in the cache.
@@ -246,6 +261,12 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if path := os.Getenv(envModuleCopy); path != "" {
 		module = path
 	}
+	stores, opened, err := openStores(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeStores(opened)
+	hostCfg.KV = stores
 	h, err := host.Load(ctx, module, hostCfg)
 	if err != nil {
 		return err
