@@ -71,6 +71,9 @@ func serveModule(t *testing.T, path string, extra ...string) *server {
 		"--drain-timeout", "10s", "--instances", "2"}, extra...)
 	args = append(args, path)
 	cmd := exec.Command(buildCLI(t), args...)
+	// The default key-value store goes under the test's directory, not
+	// the user's.
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
