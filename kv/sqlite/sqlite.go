@@ -215,7 +215,10 @@ func (s *Store) List(ctx context.Context, prefix, after string, limit int) ([]st
 // prefixEnd is the least key after every key that starts with prefix, if
 // there is one: prefix with its last byte below 0xff counted up.
 func prefixEnd(prefix string) (string, bool) {
-	b := []byte(strings.TrimRight(prefix, "\xff"))
+	b := []byte(prefix)
+	for len(b) > 0 && b[len(b)-1] == 0xff {
+		b = b[:len(b)-1]
+	}
 	if len(b) == 0 {
 		return "", false
 	}
