@@ -61,6 +61,18 @@ type Config struct {
 	// DrainTimeout bounds a drain on SIGTERM or SIGINT, and the drain of
 	// the old workers on reload. Default 30s.
 	DrainTimeout time.Duration
+	// Client timeouts of every worker: HeaderTimeout bounds the reading
+	// of a request's header (default 10s), ReadTimeout that of the whole
+	// request, body included (default 60s), WriteTimeout each write of a
+	// response, which the client must take some of within it (default
+	// 30s), and IdleTimeout the wait for the next request on a keep-alive
+	// connection (default 2m). The handler never waits on the client:
+	// bodies are read before it runs, responses written after it returns.
+	HeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// ParkTimeout bounds how long the primary holds a connection that no
+	// worker can take; then the client gets 503 (with TLS, a closed
+	// connection). Default 5s.
+	ParkTimeout time.Duration
 	// Admin, when set, is an address for the admin endpoints: /healthz,
 	// /workers (JSON) and /metrics (Prometheus text).
 	Admin string
@@ -116,7 +128,7 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	if _, err := tlsConfig(cfg); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "wasmcluster-")
+	dir, err := makePrivateDir()
 	if err != nil {
 		return err
 	}
@@ -155,6 +167,8 @@ func runPrimary(ctx context.Context, cfg Config) error {
 		DrainTimeout: cfg.DrainTimeout,
 		Logger:       log,
 		Env:          []string{envCacheDir + "=" + cfg.Host.CompilationCacheDir, envModuleCopy + "=" + first},
+		ParkTimeout:  cfg.ParkTimeout,
+		BusyReply:    busyReply(cfg),
 	})
 	if cfg.Admin != "" {
 		stop, err := serveAdmin(cfg.Admin, p, log)
@@ -273,10 +287,25 @@ func runWorker(ctx context.Context, cfg Config) error {
 	}
 	defer h.Close(context.Background())
 	return dispatcher.ServeWorker(ctx, h, dispatcher.WorkerOptions{
-		TLSConfig:    tc,
-		DrainTimeout: cfg.DrainTimeout,
-		Logger:       log,
+		TLSConfig:           tc,
+		DrainTimeout:        cfg.DrainTimeout,
+		Logger:              log,
+		ReadHeaderTimeout:   cfg.HeaderTimeout,
+		ReadTimeout:         cfg.ReadTimeout,
+		WriteTimeout:        cfg.WriteTimeout,
+		IdleTimeout:         cfg.IdleTimeout,
+		MaxBufferedBody:     max(cfg.Host.MaxRequestBody, 0),  // no limit: the default read-ahead
+		MaxBufferedResponse: max(cfg.Host.MaxResponseBody, 0), // no limit: the default hold-back
 	})
+}
+
+// busyReply is what a connection no worker took in time gets: the
+// dispatcher's 503, or, with TLS, nothing before the close.
+func busyReply(cfg Config) []byte {
+	if cfg.TLSCert != "" {
+		return []byte{}
+	}
+	return nil
 }
 
 // tlsConfig loads the certificate, or returns nil when there is none.

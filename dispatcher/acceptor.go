@@ -24,6 +24,13 @@ type acceptor struct {
 	file   *os.File
 	raw    syscall.RawConn
 	closed atomic.Bool
+
+	// reserve is an fd held back for the moment the process runs out:
+	// closed, it makes room to accept a connection and close it, which
+	// takes it off the backlog rather than leave every client waiting.
+	reserve int
+	// refuse answers and closes a connection so accepted. Default: close.
+	refuse func(handoff)
 }
 
 func newAcceptor(ln net.Listener) (*acceptor, error) {
@@ -49,7 +56,7 @@ func newAcceptor(ln net.Listener) (*acceptor, error) {
 		return nil, fmt.Errorf("listening socket: %w", dupErr)
 	}
 	// The socket is non-blocking, so the file joins the network poller.
-	a := &acceptor{file: os.NewFile(uintptr(dup), "listener")}
+	a := &acceptor{file: os.NewFile(uintptr(dup), "listener"), reserve: openReserve(), refuse: func(h handoff) { unix.Close(h.fd) }}
 	if a.raw, err = a.file.SyscallConn(); err != nil {
 		a.file.Close()
 		return nil, err
@@ -85,6 +92,7 @@ func (a *acceptor) accept(conns []handoff) ([]handoff, error) {
 			case errors.Is(err, unix.EAGAIN):
 				return len(conns) > 0 // none yet: wait in the poller
 			case errors.Is(err, unix.EINTR), errors.Is(err, unix.ECONNABORTED):
+			case (errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE)) && a.shed(int(fd)):
 			default:
 				acceptErr = err
 				return true
@@ -96,6 +104,34 @@ func (a *acceptor) accept(conns []handoff) ([]handoff, error) {
 		return conns, errStopped
 	}
 	return conns, errors.Join(err, acceptErr)
+}
+
+// shed accepts one connection with the reserve fd's room and refuses it,
+// then takes the reserve back. It reports false when there is no reserve
+// or no connection.
+func (a *acceptor) shed(fd int) bool {
+	if a.reserve < 0 {
+		if a.reserve = openReserve(); a.reserve < 0 {
+			return false
+		}
+	}
+	unix.Close(a.reserve)
+	var h handoff
+	var err error
+	h.fd, err = accept4(fd, &h.peer)
+	if err == nil {
+		a.refuse(h)
+	}
+	a.reserve = openReserve()
+	return err == nil
+}
+
+func openReserve() int {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
 }
 
 // accept4 accepts one connection, non-blocking and close-on-exec, and
@@ -120,4 +156,7 @@ func accept4(fd int, peer *peerAddr) (int, error) {
 func (a *acceptor) close() {
 	a.closed.Store(true)
 	_ = a.file.Close()
+	if a.reserve >= 0 {
+		unix.Close(a.reserve)
+	}
 }

@@ -32,8 +32,11 @@ func TestMain(m *testing.M) {
 	if IsWorker() {
 		os.Exit(runTestWorker(os.Getenv("DISPATCHER_TEST_MODE")))
 	}
-	if os.Getenv("DISPATCHER_TEST_MODE") == "systemd" {
+	switch os.Getenv("DISPATCHER_TEST_MODE") {
+	case "systemd":
 		os.Exit(runSystemdChild())
+	case "dialer":
+		os.Exit(runDialer())
 	}
 	os.Exit(m.Run())
 }
@@ -76,7 +79,28 @@ func runTestWorker(mode string) int {
 			select {}
 		}
 	}
-	if err := ServeWorker(context.Background(), workerHandler, WorkerOptions{}); err != nil {
+	h, opts := http.Handler(workerHandler), WorkerOptions{}
+	switch mode {
+	case "instances":
+		h = instanceHandler()
+	case "instances-unbuffered":
+		h = instanceHandler()
+		opts.MaxBufferedBody, opts.MaxBufferedResponse = -1, -1
+	case "lowfd":
+		// Room for what the worker holds now and a few connections.
+		lim := syscall.Rlimit{Cur: uint64(openFDs() + 8), Max: uint64(openFDs() + 8)}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return 1
+		}
+	}
+	if path := os.Getenv("DISPATCHER_TEST_LOG"); path != "" {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return 1
+		}
+		opts.Logger = slog.New(slog.NewTextHandler(f, nil))
+	}
+	if err := ServeWorker(context.Background(), h, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		return 1
 	}
@@ -169,27 +193,7 @@ func (c *cluster) stop(t *testing.T) {
 }
 
 // get makes one request on a new connection and returns the body.
-func (c *cluster) get(path string) (string, error) {
-	conn, err := net.DialTimeout("tcp", c.addr, 5*time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n", path); err != nil {
-		return "", err
-	}
-	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		return "", err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err == nil && res.StatusCode != http.StatusOK {
-		err = fmt.Errorf("status %d", res.StatusCode)
-	}
-	return string(body), err
-}
+func (c *cluster) get(path string) (string, error) { return c.getWithin(path, 10*time.Second) }
 
 func (c *cluster) pids() map[int]bool {
 	pids := map[int]bool{}

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Environment variables that mark a worker process.
@@ -55,6 +57,15 @@ type Options struct {
 	// core, as in Node's cluster, which spares them scheduling across
 	// threads — unless Env or the primary's environment sets GOMAXPROCS.
 	Env []string
+
+	// ParkTimeout bounds how long the primary holds a connection no
+	// worker can take (every queue full, or every worker stalled): then
+	// it writes BusyReply to it and closes it. Default 5s.
+	ParkTimeout time.Duration
+	// BusyReply is what a connection parked too long gets before it is
+	// closed. Default (nil): an HTTP/1.1 503 with Retry-After. A non-nil
+	// empty reply closes without a word, as a TLS listener needs.
+	BusyReply []byte
 }
 
 func (o Options) withDefaults() Options {
@@ -75,6 +86,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Command == nil {
 		o.Command = selfCommand
+	}
+	if o.ParkTimeout <= 0 {
+		o.ParkTimeout = 5 * time.Second
+	}
+	if o.BusyReply == nil {
+		o.BusyReply = defaultBusyReply
 	}
 	return o
 }
@@ -118,6 +135,8 @@ type Primary struct {
 	standby     *worker              // a ready spare of the current generation, or nil
 	standbySlot *slot                // the current generation's standby slot
 	all         map[*worker]struct{} // every live worker process, any generation
+
+	fdLog logLimiter // the accept goroutine's only
 }
 
 // slot is one worker position of a generation; a crashed worker's
@@ -144,6 +163,10 @@ type worker struct {
 	active  atomic.Int64
 	retired atomic.Bool // being drained on purpose: not to be replaced
 	isReady atomic.Bool
+	stalled atomic.Bool // left connections unread for stallTimeout: handed none
+
+	sentBytes atomic.Uint64 // bytes of msgConns sent
+	health    stall         // the watch goroutine's only
 
 	batch []handoff // scratch for dispatch, guarded by Primary.mu
 }
@@ -163,6 +186,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	p.addr = ln.Addr()
+	acc.refuse = p.shed
 	slots, err := p.startGeneration(ctx, nil)
 	if err != nil {
 		acc.close()
@@ -175,6 +199,12 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	p.startStandby(slots[0])
 	p.log.Info("serving", "addr", ln.Addr().String(), "workers", len(slots))
 
+	stopWatch := make(chan struct{})
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		p.watch(stopWatch)
+	}()
 	acceptDone := make(chan struct{})
 	go func() {
 		defer close(acceptDone)
@@ -185,6 +215,12 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	<-acceptDone
 	_ = ln.Close()
 	p.drain()
+	close(stopWatch)
+	<-watchDone
+	p.mu.Lock()
+	parked := p.takeParked()
+	p.mu.Unlock()
+	p.refuse(parked)
 	return nil
 }
 
@@ -505,7 +541,7 @@ func (p *Primary) restart(s *slot) {
 func (p *Primary) rebuildReady() {
 	p.ready = p.ready[:0]
 	for _, s := range p.slots {
-		if w := s.current.Load(); w != nil && w.isReady.Load() && !w.retired.Load() && !isClosed(w.exited) {
+		if w := s.current.Load(); w != nil && w.isReady.Load() && !w.retired.Load() && !w.stalled.Load() && !isClosed(w.exited) {
 			p.ready = append(p.ready, w)
 		}
 	}
@@ -532,7 +568,8 @@ const maxParked = 4096
 
 // dispatch hands conns to the workers the balancer picks. A worker that
 // cannot take its share (queue full, or gone) is skipped and its share
-// goes to the others; what no worker takes is parked until one is ready.
+// goes to the others; what no worker takes is parked: the watch goroutine
+// offers it again every checkInterval, and refuses it after ParkTimeout.
 func (p *Primary) dispatch(conns []handoff) {
 	if len(conns) == 0 {
 		return
@@ -572,9 +609,15 @@ func (p *Primary) dispatch(conns []handoff) {
 	}
 	room := maxParked - len(p.parked)
 	if room < len(conns) {
-		p.log.Error("no worker can take connections; closing some", "closed", len(conns)-room)
-		closeConns(conns[room:])
+		p.log.Error("no worker can take connections; refusing some", "refused", len(conns)-room)
+		p.refuse(conns[room:])
 		conns = conns[:room]
+	}
+	now := time.Now().UnixNano()
+	for i := range conns {
+		if conns[i].parked == 0 {
+			conns[i].parked = now
+		}
 	}
 	p.parked = append(p.parked, conns...)
 }
@@ -591,6 +634,7 @@ func (w *worker) send(conns []handoff) (int, error) {
 			return sent, err
 		}
 		closeConns(chunk)
+		w.sentBytes.Add(uint64(msgSize + len(chunk)*len(peerAddr{})))
 		w.active.Add(int64(len(chunk)))
 		w.slot.Load().handed.Add(uint64(len(chunk)))
 		sent += len(chunk)
@@ -630,6 +674,16 @@ func (p *Primary) acceptLoop(acc connSource) {
 	}
 }
 
+// shed refuses a connection accepted only to take it off the backlog
+// while the primary is out of fds, and says so once per interval. The
+// accept goroutine calls it.
+func (p *Primary) shed(h handoff) {
+	p.refuse([]handoff{h})
+	if n := p.fdLog.add(time.Now(), 1); n > 0 {
+		p.log.Error("out of file descriptors: refusing new connections", "refused", n, "interval", fdLogInterval.String())
+	}
+}
+
 // drain stops every worker gracefully, bounded by DrainTimeout.
 func (p *Primary) drain() {
 	p.mu.Lock()
@@ -643,8 +697,9 @@ func (p *Primary) drain() {
 	for w := range p.all {
 		workers = append(workers, w)
 	}
-	closeConns(p.takeParked())
+	parked = p.takeParked()
 	p.mu.Unlock()
+	p.refuse(parked)
 
 	p.log.Info("draining", "workers", len(workers), "timeout", p.opts.DrainTimeout.String())
 	p.retire(workers)
@@ -664,8 +719,28 @@ func (p *Primary) retire(workers []*worker) {
 	p.rebuildReady()
 	p.mu.Unlock()
 	for _, w := range told {
-		_, _ = w.ctrl.Write(encode(msgDrain, 0))
+		if w.tell(msgDrain) != nil {
+			// Its queue is full: it takes the connections no more.
+			conns := drainQueue(w.inbox)
+			w.active.Add(-int64(len(conns)))
+			p.dispatch(conns)
+			_ = w.tell(msgDrain)
+		}
 	}
+}
+
+// tell sends the worker a message without waiting: a worker that does not
+// read its control socket must not stop the primary.
+func (w *worker) tell(typ byte) error {
+	raw, err := w.ctrl.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var sendErr error
+	err = raw.Control(func(fd uintptr) {
+		sendErr = unix.Sendmsg(int(fd), encode(typ, 0), nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+	})
+	return errors.Join(err, sendErr)
 }
 
 // waitExit waits for workers to exit, killing those still there after

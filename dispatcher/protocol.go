@@ -46,9 +46,11 @@ func encode(typ byte, a uint32) []byte {
 
 // handoff is an accepted connection on its way to a worker: its fd, and
 // its peer's address as accept gave it, which spares the worker asking.
+// Only fd and peer travel.
 type handoff struct {
-	fd   int
-	peer peerAddr
+	fd     int
+	peer   peerAddr
+	parked int64 // unix nanoseconds when first parked, or 0
 }
 
 // peerAddr is a raw sockaddr_in or sockaddr_in6, as the kernel writes it.
@@ -115,6 +117,7 @@ type message struct {
 	typ   byte
 	n     uint32    // what the type counts: connections, closed ones, or requests served
 	conns []handoff // msgConns only
+	lost  int       // msgConns only: connections whose fds the receiver had no room for
 }
 
 // msgReader reads control messages, reusing its buffers.
@@ -129,19 +132,21 @@ func newMsgReader() *msgReader {
 // read reads the next message from c, skipping malformed ones.
 func (r *msgReader) read(c *net.UnixConn) (message, error) {
 	for {
-		nb, noob, _, _, err := c.ReadMsgUnix(r.m, r.oob)
+		nb, noob, flags, _, err := c.ReadMsgUnix(r.m, r.oob)
 		if err != nil {
 			return message{}, err
 		}
-		if msg, err := parseMsg(r.m[:nb], r.oob[:noob]); !errors.Is(err, errMalformed) {
+		if msg, err := parseMsg(r.m[:nb], r.oob[:noob], flags&unix.MSG_CTRUNC != 0); !errors.Is(err, errMalformed) {
 			return msg, err
 		}
 	}
 }
 
 // parseMsg decodes a message read into m, with its control data oob. Fds
-// that came with anything but a well-formed msgConns are closed.
-func parseMsg(m, oob []byte) (message, error) {
+// that came with anything but a well-formed msgConns are closed. When the
+// receiver was out of fds (truncated: the kernel closed those it could not
+// install), the connections that came are kept and the others counted lost.
+func parseMsg(m, oob []byte, truncated bool) (message, error) {
 	var fds []int
 	if len(oob) > 0 {
 		msgs, err := unix.ParseSocketControlMessage(oob)
@@ -160,6 +165,11 @@ func parseMsg(m, oob []byte) (message, error) {
 	}
 	msg := message{typ: m[0], n: binary.LittleEndian.Uint32(m[1:])}
 	peers := m[msgSize:]
+	if truncated && msg.typ == msgConns && len(fds) < int(msg.n) && len(peers) == int(msg.n)*len(peerAddr{}) {
+		msg.lost = int(msg.n) - len(fds)
+		msg.n = uint32(len(fds))
+		peers = peers[:len(fds)*len(peerAddr{})]
+	}
 	if msg.typ != msgConns || len(fds) != int(msg.n) || len(peers) != len(fds)*len(peerAddr{}) {
 		closeAll(fds)
 		if msg.typ == msgConns {
@@ -187,11 +197,11 @@ func drainQueue(end *os.File) []handoff {
 	r := newMsgReader()
 	_ = raw.Control(func(fd uintptr) {
 		for {
-			nb, noob, _, _, err := unix.Recvmsg(int(fd), r.m, r.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+			nb, noob, flags, _, err := unix.Recvmsg(int(fd), r.m, r.oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
 			if err != nil || nb == 0 {
 				return
 			}
-			if msg, err := parseMsg(r.m[:nb], r.oob[:noob]); err == nil {
+			if msg, err := parseMsg(r.m[:nb], r.oob[:noob], flags&unix.MSG_CTRUNC != 0); err == nil {
 				conns = append(conns, msg.conns...)
 			}
 		}

@@ -42,6 +42,60 @@ type WorkerOptions struct {
 	DrainTimeout time.Duration
 	// Logger gets the worker's log lines. Default slog.Default().
 	Logger *slog.Logger
+
+	// Client timeouts. A slow client holds a connection, never the
+	// handler: the body is read before it runs, and the response is
+	// written after it returns or flushes (see MaxBufferedBody).
+	//
+	// ReadHeaderTimeout bounds the reading of a request's header
+	// (default 10s); ReadTimeout the reading of the whole request, body
+	// included (default 60s); WriteTimeout each write to the client, which
+	// must take some of its response within it (default 30s); IdleTimeout
+	// the wait for the next request on a keep-alive connection (default
+	// 2m).
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxBufferedBody is the largest request body read before the
+	// handler runs; a larger one streams to it. Default 32 MiB; negative:
+	// bodies always stream.
+	MaxBufferedBody int64
+	// MaxBufferedResponse is the largest response held back until the
+	// handler returns (or flushes); the rest of a larger one is written as
+	// the handler writes it. Default 64 MiB; negative: none is held back.
+	MaxBufferedResponse int64
+	// SpoolLimit bounds the bytes of bodies the worker keeps at once in
+	// temporary files (beyond 64 KiB each, bodies are kept there, unlinked);
+	// bodies that do not fit stream. Default 1 GiB.
+	SpoolLimit int64
+}
+
+func (o WorkerOptions) withDefaults() WorkerOptions {
+	if o.DrainTimeout <= 0 {
+		o.DrainTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	o.ReadHeaderTimeout = orDuration(o.ReadHeaderTimeout, 10*time.Second)
+	o.ReadTimeout = orDuration(o.ReadTimeout, time.Minute)
+	o.WriteTimeout = orDuration(o.WriteTimeout, 30*time.Second)
+	o.IdleTimeout = orDuration(o.IdleTimeout, 2*time.Minute)
+	if o.MaxBufferedBody == 0 {
+		o.MaxBufferedBody = 32 << 20
+	}
+	if o.MaxBufferedResponse == 0 {
+		o.MaxBufferedResponse = 64 << 20
+	}
+	if o.SpoolLimit <= 0 {
+		o.SpoolLimit = 1 << 30
+	}
+	return o
+}
+
+func orDuration(d, fallback time.Duration) time.Duration {
+	if d <= 0 {
+		return fallback
+	}
+	return d
 }
 
 // ServeWorker serves h on the connections the primary hands this worker,
@@ -51,12 +105,7 @@ type WorkerOptions struct {
 // primary dies. Call it once the handler is ready: that is when the
 // primary starts handing over connections.
 func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error {
-	if opts.DrainTimeout <= 0 {
-		opts.DrainTimeout = 30 * time.Second
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
+	opts = opts.withDefaults()
 	ctrl, err := controlSocket()
 	if err != nil {
 		return err
@@ -73,12 +122,16 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	if addr == nil {
 		addr = ctrl.LocalAddr()
 	}
-	w := &workerServer{ctrl: ctrl, ln: newListener(addr), live: os.Getenv(envLiveCounts) == "1"}
+	w := &workerServer{ctrl: ctrl, ln: newListener(addr), live: os.Getenv(envLiveCounts) == "1", log: opts.Logger}
 	w.ln.onClose = w.connClosed
+	if opts.MaxBufferedBody >= 0 || opts.MaxBufferedResponse >= 0 {
+		h = newClientIO(h, opts)
+	}
 	srv := &http.Server{
 		Handler:           w.count(h),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout:       opts.ReadTimeout,
+		IdleTimeout:       opts.IdleTimeout,
 		TLSConfig:         opts.TLSConfig,
 		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelWarn),
 	}
@@ -193,6 +246,8 @@ type workerServer struct {
 	open     atomic.Int64 // connections received and not yet closed
 	draining atomic.Bool  // every response closes its connection
 	live     bool         // report each closed connection within closedReportDelay
+	log      *slog.Logger
+	lost     logLimiter // connections lost for want of fds; readPrimary's only
 }
 
 // readPrimary takes connections from the primary into the listener until
@@ -212,6 +267,9 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 				if !w.ln.push(h) {
 					w.open.Add(-1)
 				}
+			}
+			if msg.lost > 0 {
+				w.lostConns(msg.lost)
 			}
 		case msgDrain:
 			if drain != nil {
@@ -234,6 +292,18 @@ func (w *workerServer) connClosed() {
 	w.open.Add(-1)
 	if w.closed.Add(1) == 1 && w.live {
 		time.AfterFunc(closedReportDelay, w.reportClosed)
+	}
+}
+
+// lostConns accounts for connections the kernel closed on the way in, for
+// want of fds: the primary counts them closed, and the log says so once
+// per interval.
+func (w *workerServer) lostConns(n int) {
+	if w.closed.Add(int64(n)) == int64(n) && w.live {
+		time.AfterFunc(closedReportDelay, w.reportClosed)
+	}
+	if count := w.lost.add(time.Now(), n); count > 0 {
+		w.log.Error("out of file descriptors: connections dropped on arrival", "dropped", count, "interval", fdLogInterval.String())
 	}
 }
 

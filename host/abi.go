@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -109,6 +110,14 @@ func trap(format string, args ...any) {
 func (ex *exchange) inRequest(fn string) {
 	if ex.r == nil {
 		trap("%s called outside a request", fn)
+	}
+}
+
+// requestUnchanged traps when the guest changes the request after the next
+// handler, which has already seen it, ran.
+func (ex *exchange) requestUnchanged(fn string) {
+	if ex.afterNext {
+		trap("%s: the request cannot change after the next handler ran", fn)
 	}
 }
 
@@ -215,6 +224,7 @@ func (ex *exchange) getMethod(stack []uint64) {
 
 func (ex *exchange) setMethod(stack []uint64) {
 	ex.inRequest("set_method")
+	ex.requestUnchanged("set_method")
 	m := ex.readString(stack[0], stack[1], "set_method")
 	if m == "" || strings.IndexFunc(m, notTokenRune) >= 0 {
 		trap("set_method: %q is not a valid method", m)
@@ -224,15 +234,15 @@ func (ex *exchange) setMethod(stack []uint64) {
 
 func (ex *exchange) getURI(stack []uint64) {
 	ex.inRequest("get_uri")
-	uri := ex.r.RequestURI
-	if uri == "" || uri[0] != '/' {
-		uri = ex.r.URL.RequestURI()
-	}
+	// The URL as the embedding app handed the request on, so a rewrite
+	// such as http.StripPrefix shows; RequestURI is what the client sent.
+	uri := ex.r.URL.RequestURI()
 	stack[0] = ex.writeIfFits(stack[0], stack[1], uri, "get_uri")
 }
 
 func (ex *exchange) setURI(stack []uint64) {
 	ex.inRequest("set_uri")
+	ex.requestUnchanged("set_uri")
 	uri := ex.readString(stack[0], stack[1], "set_uri")
 	if uri == "" {
 		uri = "/"
@@ -261,37 +271,35 @@ func (ex *exchange) getSourceAddr(stack []uint64) {
 
 // --- Headers ---
 
-// header returns the header map of kind, or nil where there is none to
-// read (trailers not enabled). forWrite traps instead of returning nil.
-func (ex *exchange) header(kind uint32, forWrite bool) http.Header {
+// header returns the header map of kind and the key of name in it.
+// Response trailers share the response's map under http.TrailerPrefix, as
+// net/http sends them. Trailers read without the trailers feature, as other
+// hosts allow; forWrite traps for trailers without it, and for a change to
+// the request after the next handler ran.
+func (ex *exchange) header(kind uint32, name string, forWrite bool) (http.Header, string) {
+	key := textproto.CanonicalMIMEHeaderKey(name)
+	if forWrite && (kind == kindRequest || kind == kindRequestTrailers) {
+		ex.requestUnchanged("header")
+	}
 	switch kind {
 	case kindRequest:
-		return ex.r.Header
+		return ex.r.Header, key
 	case kindResponse:
-		if ex.captured != nil {
-			return ex.captured.header
-		}
-		return ex.w.Header()
+		return ex.w.Header(), key
 	case kindRequestTrailers, kindResponseTrailers:
-		if ex.features&featureTrailers == 0 {
-			if forWrite {
-				trap("trailers are used without enabling the trailers feature")
-			}
-			return nil
+		if forWrite && ex.features&featureTrailers == 0 {
+			trap("trailers are used without enabling the trailers feature")
 		}
-		if kind == kindRequestTrailers {
-			if ex.r.Trailer == nil && forWrite {
-				ex.r.Trailer = make(http.Header)
-			}
-			return ex.r.Trailer
+		if kind == kindResponseTrailers {
+			return ex.w.Header(), http.TrailerPrefix + key
 		}
-		if ex.trailers == nil {
-			ex.trailers = make(http.Header)
+		if ex.r.Trailer == nil && forWrite {
+			ex.r.Trailer = make(http.Header)
 		}
-		return ex.trailers
+		return ex.r.Trailer, key
 	}
 	trap("header kind %d is not one of 0-3", kind)
-	return nil
+	return nil, ""
 }
 
 // isHost reports whether name is the Host header, which net/http keeps in
@@ -322,10 +330,18 @@ func (ex *exchange) writeList(buf, limit uint64, items []string, what string) ui
 func (ex *exchange) getHeaderNames(stack []uint64) {
 	ex.inRequest("get_header_names")
 	kind := uint32(stack[0])
-	hdr := ex.header(kind, false)
+	hdr, _ := ex.header(kind, "", false)
 	names := make([]string, 0, len(hdr))
-	for k := range hdr {
-		names = append(names, strings.ToLower(k))
+	for k, vs := range hdr {
+		trailer, isTrailer := strings.CutPrefix(k, http.TrailerPrefix)
+		switch {
+		case kind == kindResponseTrailers:
+			if isTrailer && len(vs) > 0 {
+				names = append(names, strings.ToLower(trailer))
+			}
+		case !isTrailer:
+			names = append(names, strings.ToLower(k))
+		}
 	}
 	if kind == kindRequest {
 		// net/http keeps these out of the header map; guests see them.
@@ -336,6 +352,9 @@ func (ex *exchange) getHeaderNames(stack []uint64) {
 			names = append(names, "transfer-encoding")
 		}
 	}
+	// Sorted, as other hosts list them: guests that print headers print
+	// them the same way every time.
+	slices.Sort(names)
 	stack[0] = ex.writeList(stack[1], stack[2], names, "get_header_names")
 }
 
@@ -350,7 +369,8 @@ func (ex *exchange) getHeaderValues(stack []uint64) {
 	case kind == kindRequest && strings.EqualFold(name, "transfer-encoding"):
 		values = ex.r.TransferEncoding
 	default:
-		values = ex.header(kind, false)[textproto.CanonicalMIMEHeaderKey(name)]
+		hdr, key := ex.header(kind, name, false)
+		values = hdr[key]
 	}
 	stack[0] = ex.writeList(stack[3], stack[4], values, "get_header_values")
 }
@@ -369,33 +389,40 @@ func (ex *exchange) headerField(stack []uint64, what string) (name, value string
 }
 
 func (ex *exchange) setHeaderValue(stack []uint64) {
-	ex.putHeader(stack, "set_header_value", http.Header.Set)
+	ex.putHeader(stack, "set_header_value", false)
 }
 
 func (ex *exchange) addHeaderValue(stack []uint64) {
-	ex.putHeader(stack, "add_header_value", http.Header.Add)
+	ex.putHeader(stack, "add_header_value", true)
 }
 
-// putHeader is set_header_value and add_header_value: put is Set or Add.
-// The request's Host has one value, so both replace it.
-func (ex *exchange) putHeader(stack []uint64, what string, put func(http.Header, string, string)) {
+// putHeader is set_header_value and add_header_value. The request's Host
+// has one value, so both replace it.
+func (ex *exchange) putHeader(stack []uint64, what string, add bool) {
 	ex.inRequest(what)
+	kind := uint32(stack[0])
 	name, value := ex.headerField(stack, what)
-	if isHost(uint32(stack[0]), name) {
+	hdr, key := ex.header(kind, name, true)
+	switch {
+	case isHost(kind, name):
 		ex.r.Host = value
-		return
+	case add:
+		hdr[key] = append(hdr[key], value)
+	default:
+		hdr[key] = []string{value}
 	}
-	put(ex.header(uint32(stack[0]), true), name, value)
 }
 
 func (ex *exchange) removeHeader(stack []uint64) {
 	ex.inRequest("remove_header")
+	kind := uint32(stack[0])
 	name := ex.readString(stack[1], stack[2], "remove_header")
-	if isHost(uint32(stack[0]), name) {
+	hdr, key := ex.header(kind, name, true)
+	if isHost(kind, name) {
 		ex.r.Host = ""
 		return
 	}
-	ex.header(uint32(stack[0]), true).Del(name)
+	delete(hdr, key)
 }
 
 // notTokenRune reports a rune that may not appear in an HTTP token.
@@ -431,12 +458,16 @@ func (ex *exchange) readRequestBody(dst []byte) uint64 {
 	if ex.bodyEOF {
 		return eofFlag
 	}
+	// Fill dst until it is full or the body ends, as guests that read
+	// once expect: a short read would look like a short body.
 	body := ex.requestBody()
-	for {
-		n, err := body.Read(dst)
+	n := 0
+	for n < len(dst) {
+		m, err := body.Read(dst[n:])
 		if ex.features&featureBufferRequest != 0 {
-			ex.readBuffered = append(ex.readBuffered, dst[:n]...)
+			ex.readBuffered = append(ex.readBuffered, dst[n:n+m]...)
 		}
+		n += m
 		switch {
 		case err == io.EOF:
 			ex.bodyEOF = true
@@ -446,20 +477,19 @@ func (ex *exchange) readRequestBody(dst []byte) uint64 {
 				ex.tooLarge = true
 			}
 			trap("read_body: %v", err)
-		case n > 0:
-			return uint64(n)
 		}
 	}
+	return uint64(n)
 }
 
 func (ex *exchange) readResponseBody(dst []byte) uint64 {
-	c := ex.captured
-	if c == nil {
+	b := &ex.buffer
+	if !b.nextRan {
 		return eofFlag
 	}
-	n := copy(dst, c.body[ex.captureRead:])
-	ex.captureRead += n
-	if ex.captureRead == len(c.body) {
+	n := copy(dst, b.body[b.read:])
+	b.read += n
+	if b.read == len(b.body) {
 		return eofFlag | uint64(n)
 	}
 	return uint64(n)
@@ -471,9 +501,7 @@ func (ex *exchange) writeBody(stack []uint64) {
 	p := ex.read(stack[1], stack[2], "write_body")
 	switch kind {
 	case kindRequest:
-		if ex.afterNext {
-			trap("write_body: the request body cannot change after the next handler ran")
-		}
+		ex.requestUnchanged("write_body")
 		ex.bodyReplaced = true
 		ex.newBody = append(ex.newBody, p...)
 	case kindResponse:
@@ -489,12 +517,13 @@ func (ex *exchange) writeResponseBody(p []byte) {
 	if max >= 0 && ex.written > max {
 		trap("write_body: the response body is over the limit of %d bytes", max)
 	}
-	if c := ex.captured; c != nil {
-		if !c.replaced {
-			c.replaced = true
-			c.body = c.body[:0]
+	if ex.buffering() {
+		b := &ex.buffer
+		if b.nextRan && !b.replaced {
+			b.replaced = true
+			b.body = b.body[:0]
 		}
-		c.body = append(c.body, p...)
+		b.body = append(b.body, p...)
 		return
 	}
 	ex.writeHeader()
@@ -505,11 +534,7 @@ func (ex *exchange) writeResponseBody(p []byte) {
 
 func (ex *exchange) getStatusCode(stack []uint64) {
 	ex.inRequest("get_status_code")
-	status := ex.status
-	if ex.captured != nil {
-		status = orDefault(ex.captured.status, http.StatusOK)
-	}
-	stack[0] = uint64(status)
+	stack[0] = uint64(ex.status)
 }
 
 func (ex *exchange) setStatusCode(stack []uint64) {
@@ -517,10 +542,6 @@ func (ex *exchange) setStatusCode(stack []uint64) {
 	code := int(int32(stack[0]))
 	if code < 100 || code > 999 {
 		trap("set_status_code: %d is not a valid status code", code)
-	}
-	if ex.captured != nil {
-		ex.captured.status = code
-		return
 	}
 	ex.status = code
 }

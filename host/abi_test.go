@@ -386,6 +386,20 @@ func TestLoadErrorsAreOneClearLine(t *testing.T) {
 			(start $start)
 			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{Timeout: 200 * time.Millisecond},
 			"initialize instance: still running after the 200ms timeout"},
+		{"trap in _start", testwasm.WAT(t, `(module (memory (export "memory") 1)
+			(func (export "_start") unreachable)
+			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
+			"initialize instance: wasm error: unreachable"},
+		{"runaway _start", testwasm.WAT(t, `(module (memory (export "memory") 1)
+			(func (export "_start") (loop (br 0)))
+			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{Timeout: 200 * time.Millisecond},
+			"initialize instance: still running after the 200ms timeout"},
+		{"_start exits, as a Go command does", testwasm.WAT(t, `(module
+			(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+			(memory (export "memory") 1)
+			(func (export "_start") (call $exit (i32.const 0)))
+			(func (export "handle_request") (result i64) (i64.const 0)))`), Config{},
+			"build a Go handler with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared"},
 		{"no memory, and a loop", testwasm.WAT(t, `(module
 			(func (export "handle_request") (result i64) (loop) (i64.const 0)))`), Config{},
 			`module does not export its memory as "memory"`},

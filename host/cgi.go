@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -23,12 +24,14 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	if h.refuseLargeBody(w, r) {
 		return
 	}
-	select {
-	case h.cgiSem <- struct{}{}:
-		defer func() { <-h.cgiSem }()
-	case <-r.Context().Done():
+	if err := acquire(r.Context(), h.cgiSem, h.cfg.QueueTimeout); err != nil {
+		if errors.Is(err, errQueueTimeout) {
+			h.cfg.Logger.Warn("no guest instance free; answered 503", "queue_timeout", h.cfg.QueueTimeout.String())
+			busy(w)
+		}
 		return
 	}
+	defer func() { <-h.cgiSem }()
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
 
@@ -50,7 +53,7 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 		}
 	}
 	stdin := &cgiStdin{r: body}
-	stdout := &limitedBuffer{max: h.cfg.MaxResponseBody}
+	stdout := &cgiStdout{w: w, max: h.cfg.MaxResponseBody, stdin: stdin}
 
 	mc := h.moduleConfig().
 		WithStartFunctions("_start").
@@ -69,31 +72,43 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
 		err = nil
 	}
+	fail := func(status int, msg string, args ...any) {
+		logLine(slog.LevelError, msg, args...)
+		if stdout.committed {
+			// Part of the response is on its way: cut the connection so
+			// the client sees a broken response rather than a short one.
+			panic(http.ErrAbortHandler)
+		}
+		http.Error(w, http.StatusText(status), status)
+	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		logLine(slog.LevelError, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
-		http.Error(w, http.StatusText(http.StatusGatewayTimeout), http.StatusGatewayTimeout)
-		return
+		fail(http.StatusGatewayTimeout, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
 	case r.Context().Err() != nil:
 		logLine(slog.LevelDebug, "client went away while the guest ran")
-		return
 	case stdin.tooLarge:
-		logLine(slog.LevelWarn, "request body over the limit", "max_body", h.cfg.MaxRequestBody)
-		http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
-		return
-	case err != nil:
-		logLine(slog.LevelError, "guest failed", "error", firstLine(err).Error())
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
+		fail(http.StatusRequestEntityTooLarge, "request body over the limit", "max_body", h.cfg.MaxRequestBody)
+	case stdout.malformed != nil:
+		fail(http.StatusBadGateway, "malformed CGI response", "error", stdout.malformed.Error())
 	case stdout.overflow:
-		logLine(slog.LevelError, "guest response over the limit", "max_response", h.cfg.MaxResponseBody)
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
+		fail(http.StatusInternalServerError, "guest response over the limit", "max_response", h.cfg.MaxResponseBody)
+	case err != nil:
+		fail(http.StatusInternalServerError, "guest failed", "error", firstLine(err).Error())
+	case !stdout.committed:
+		fail(http.StatusBadGateway, "malformed CGI response", "error", errNoBlankLine.Error())
 	}
-	if err := writeCGIResponse(w, stdout.Bytes()); err != nil {
-		logLine(slog.LevelError, "malformed CGI response", "error", err.Error())
-		http.Error(w, http.StatusText(http.StatusBadGateway), http.StatusBadGateway)
+}
+
+// scriptName is the part of the path the client sent that the embedding
+// app took off before handing the request on (http.StripPrefix), so that
+// SCRIPT_NAME + PATH_INFO is the path as sent; "" when nothing was taken.
+func scriptName(r *http.Request) string {
+	sent, _, _ := strings.Cut(r.RequestURI, "?")
+	sent, err := url.PathUnescape(sent)
+	if err != nil || !strings.HasSuffix(sent, r.URL.Path) {
+		return ""
 	}
+	return strings.TrimSuffix(sent, r.URL.Path)
 }
 
 // cgiEnv returns the CGI/1.1 meta-variables for r.
@@ -104,7 +119,7 @@ func cgiEnv(r *http.Request) [][2]string {
 		{"SERVER_PROTOCOL", r.Proto},
 		{"REQUEST_METHOD", r.Method},
 		{"REQUEST_URI", r.RequestURI},
-		{"SCRIPT_NAME", ""},
+		{"SCRIPT_NAME", scriptName(r)},
 		{"PATH_INFO", r.URL.Path},
 		{"QUERY_STRING", r.URL.RawQuery},
 	}
@@ -130,6 +145,11 @@ func cgiEnv(r *http.Request) [][2]string {
 		env = append(env, [2]string{"HTTP_HOST", r.Host})
 	}
 	for name, values := range r.Header {
+		if strings.Contains(name, "_") {
+			// X_Forwarded_For would pass for X-Forwarded-For: dropped, as
+			// nginx and Apache drop header names with underscores.
+			continue
+		}
 		key := "HTTP_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 		switch key {
 		case "HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH", "HTTP_PROXY", "HTTP_HOST":
@@ -142,27 +162,90 @@ func cgiEnv(r *http.Request) [][2]string {
 	return env
 }
 
-// writeCGIResponse parses a CGI response (header lines, a blank line, the
-// body) and sends it.
-func writeCGIResponse(w http.ResponseWriter, out []byte) error {
+// cgiStdout streams a CGI program's stdout to the client: it collects the
+// header section, sends it once a blank line ends it, then passes each
+// write of the body on at once — a program streams by flushing its
+// stdout. max bounds the header section and the body (negative: no
+// limit).
+type cgiStdout struct {
+	w         http.ResponseWriter
+	max       int64
+	stdin     *cgiStdin // a request body over the limit makes the answer 413
+	head      []byte    // the header section so far
+	written   int64     // body bytes sent
+	committed bool      // the status and headers were sent
+	overflow  bool      // the program wrote more than max
+	malformed error     // the header section does not parse
+}
+
+var errNoBlankLine = errors.New("no blank line ends the header section")
+
+func (s *cgiStdout) Write(p []byte) (int, error) {
+	if s.malformed != nil || s.overflow || s.stdin.tooLarge {
+		return 0, errors.New("response refused")
+	}
+	n := len(p)
+	if !s.committed {
+		s.head = append(s.head, p...)
+		end := headerEnd(s.head)
+		if end < 0 {
+			if s.max >= 0 && int64(len(s.head)) > s.max {
+				s.overflow = true
+				return 0, errors.New("response over the limit")
+			}
+			return n, nil
+		}
+		status, hdr, err := parseCGIHeader(s.head[:end])
+		if err != nil {
+			s.malformed = err
+			return 0, err
+		}
+		maps.Copy(s.w.Header(), hdr)
+		s.w.WriteHeader(status)
+		s.committed = true
+		p = s.head[end:]
+	}
+	if s.max >= 0 && s.written+int64(len(p)) > s.max {
+		s.overflow = true
+		return 0, errors.New("response over the limit")
+	}
+	s.written += int64(len(p))
+	if len(p) > 0 {
+		_, _ = s.w.Write(p) // a client that hung up is not the guest's fault
+		_ = http.NewResponseController(s.w).Flush()
+	}
+	return n, nil
+}
+
+// headerEnd returns the offset just past the blank line that ends the
+// header section in out, or -1 while there is none.
+func headerEnd(out []byte) int {
+	for at := 0; ; {
+		i := bytes.IndexByte(out[at:], '\n')
+		if i < 0 {
+			return -1
+		}
+		if line := bytes.TrimSuffix(out[at:at+i], []byte("\r")); len(line) == 0 {
+			return at + i + 1
+		}
+		at += i + 1
+	}
+}
+
+// parseCGIHeader parses a CGI header section, its blank line included:
+// the status and the headers to send.
+func parseCGIHeader(head []byte) (int, http.Header, error) {
 	status := http.StatusOK
 	hdr := make(http.Header)
-	for lines := 0; ; lines++ {
-		i := bytes.IndexByte(out, '\n')
-		if i < 0 {
-			return errors.New("no blank line ends the header section")
-		}
-		line := string(bytes.TrimSuffix(out[:i], []byte("\r")))
-		out = out[i+1:]
-		if line == "" {
-			if lines == 0 {
-				return errors.New("the response has no header lines")
-			}
-			break
-		}
+	lines := strings.Split(strings.TrimSuffix(string(head), "\n"), "\n")
+	if len(lines) == 1 {
+		return 0, nil, errors.New("the response has no header lines")
+	}
+	for _, line := range lines[:len(lines)-1] {
+		line = strings.TrimSuffix(line, "\r")
 		name, value, ok := strings.Cut(line, ":")
 		if !ok || name == "" || strings.IndexFunc(name, notTokenRune) >= 0 {
-			return fmt.Errorf("header line %q is not Name: value", line)
+			return 0, nil, fmt.Errorf("header line %q is not Name: value", line)
 		}
 		value = strings.TrimSpace(value)
 		if !strings.EqualFold(name, "Status") {
@@ -172,17 +255,13 @@ func writeCGIResponse(w http.ResponseWriter, out []byte) error {
 		code, _, _ := strings.Cut(value, " ")
 		var err error
 		if status, err = strconv.Atoi(code); err != nil || status < 100 || status > 999 {
-			return fmt.Errorf("status %q is not a status code", value)
+			return 0, nil, fmt.Errorf("status %q is not a status code", value)
 		}
 	}
 	if hdr.Get("Location") != "" && status == http.StatusOK {
 		status = http.StatusFound
 	}
-	hdr.Set("Content-Length", strconv.Itoa(len(out)))
-	maps.Copy(w.Header(), hdr)
-	w.WriteHeader(status)
-	_, _ = w.Write(out) // a client that hung up is not the guest's fault
-	return nil
+	return status, hdr, nil
 }
 
 // cgiStdin is the request body as the guest's stdin; it notes a body over
@@ -199,20 +278,4 @@ func (s *cgiStdin) Read(p []byte) (int, error) {
 		s.tooLarge = true
 	}
 	return n, err
-}
-
-// limitedBuffer collects the guest's stdout up to max bytes (negative: no
-// limit) and fails writes past that.
-type limitedBuffer struct {
-	bytes.Buffer
-	max      int64
-	overflow bool
-}
-
-func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if b.max >= 0 && int64(b.Len()+len(p)) > b.max {
-		b.overflow = true
-		return 0, errors.New("response over the limit")
-	}
-	return b.Buffer.Write(p)
 }

@@ -36,6 +36,7 @@ func TestCGI(t *testing.T) {
 	t.Run("request in, response out", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "/echo?a=1&b=2", strings.NewReader("posted body"))
 		req.Header.Set("X-Test", "header value")
+		req.Header["X_Test"] = []string{"spoofed"} // dropped, not HTTP_X_TEST
 		req.Header.Set("Proxy", "http://evil.example")
 		rec := serve(h, req)
 		assert.Equal(t, http.StatusOK, rec.Code)

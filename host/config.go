@@ -65,6 +65,7 @@ const (
 	DefaultMaxMemory       = 128 << 20 // bytes of linear memory per instance
 	DefaultMaxRequestBody  = 32 << 20
 	DefaultMaxResponseBody = 64 << 20
+	DefaultQueueTimeout    = 10 * time.Second
 )
 
 // Config tunes a Handler. The zero value is ready to use: every zero field
@@ -95,8 +96,13 @@ type Config struct {
 
 	// MaxInstances bounds the live instances, and so the requests in the
 	// guest at once. A request beyond it waits for a free instance, bounded
-	// by its context. Default 4 × GOMAXPROCS.
+	// by its context and QueueTimeout. Default 4 × GOMAXPROCS.
 	MaxInstances int
+
+	// QueueTimeout bounds a request's wait for a free instance; one that
+	// gets none in time is answered 503 with Retry-After. Default
+	// DefaultQueueTimeout.
+	QueueTimeout time.Duration
 
 	// GuestConfig is the byte string the guest reads with get_config.
 	GuestConfig []byte
@@ -134,6 +140,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.QueueTimeout <= 0 {
+		c.QueueTimeout = DefaultQueueTimeout
 	}
 	if c.MaxMemory == 0 {
 		c.MaxMemory = DefaultMaxMemory

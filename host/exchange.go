@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/textproto"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -29,8 +31,9 @@ type exchange struct {
 	next http.Handler
 	seq  uint64
 
-	features  uint32
-	afterNext bool // handle_request has returned next=1
+	features   uint32
+	afterNext  bool // handle_request has returned next=1
+	nextStatus bool // the next handler set the status
 
 	// Request body.
 	body         io.Reader // r.Body behind the size limit, opened on first read
@@ -40,75 +43,91 @@ type exchange struct {
 	newBody      []byte // what the guest wrote as the request body
 	bodyReplaced bool
 
-	// Response.
-	status      int
-	committed   bool  // w.WriteHeader was called
-	written     int64 // response bytes the guest wrote
-	trailers    http.Header
-	captured    *capturedResponse // next's response, when buffered
-	capture     capturedResponse  // storage for captured
-	recorder    statusRecorder
-	captureRead int // read_body(response) offset into captured.body
+	// Response. Headers and trailers live in w.Header() from the start:
+	// the guest, the next handler and net/http share one map, trailers
+	// under http.TrailerPrefix as net/http reads them.
+	status    int   // the status to send: the guest's, or next's once it sets one
+	committed bool  // w.WriteHeader was called
+	written   int64 // response bytes the guest wrote
+	buffer    responseBuffer
+	passing   passThrough // next's writer without buffer response
 
 	ext extState // the last call into the wasmcluster host module
 }
 
-// capturedResponse holds the next handler's response while the guest may
-// still change it (feature buffer response).
-type capturedResponse struct {
-	header   http.Header
-	status   int
+// responseBuffer holds the response body while buffer response is on: what
+// the guest writes in handle_request, then the next handler's body, until
+// the guest is done. The next handler writes to it as its
+// http.ResponseWriter; its headers go straight to the shared header map.
+type responseBuffer struct {
+	ex       *exchange
 	body     []byte
-	max      int64 // MaxResponseBody; negative: no limit
-	overflow bool  // next wrote more than max
-	replaced bool  // the guest has written in handle_response
+	read     int  // read_body(response) offset into body
+	nextRan  bool // the next handler wrote here
+	overflow bool // next wrote more than MaxResponseBody
+	replaced bool // the guest has written in handle_response
 }
 
 // errResponseTooLarge fails a next handler that writes more than
 // MaxResponseBody into a buffered response.
 var errResponseTooLarge = errors.New("the next handler's response is over the limit")
 
-func (c *capturedResponse) Header() http.Header { return c.header }
-func (c *capturedResponse) WriteHeader(code int) {
-	if c.status == 0 {
-		c.status = code
+func (b *responseBuffer) Header() http.Header { return b.ex.w.Header() }
+
+// WriteHeader takes next's status in place of the guest's; later calls
+// are ignored, as net/http does.
+func (b *responseBuffer) WriteHeader(code int) {
+	if !b.ex.nextStatus {
+		b.ex.nextStatus = true
+		b.ex.status = code
 	}
 }
-func (c *capturedResponse) Write(p []byte) (int, error) {
-	if c.status == 0 {
-		c.status = http.StatusOK
-	}
-	if c.max >= 0 && int64(len(c.body)+len(p)) > c.max {
-		c.overflow = true
+
+func (b *responseBuffer) Write(p []byte) (int, error) {
+	max := b.ex.inst.h.cfg.MaxResponseBody
+	if max >= 0 && int64(len(b.body)+len(p)) > max {
+		b.overflow = true
 		return 0, errResponseTooLarge
 	}
-	c.body = append(c.body, p...)
+	b.body = append(b.body, p...)
 	return len(p), nil
 }
 
-// statusRecorder passes the next handler's response straight through,
-// noting its status for get_status_code.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
+// passThrough is the next handler's writer without buffer response: its
+// response goes straight out, with the guest's status unless next sets one.
+type passThrough struct {
+	ex *exchange
 }
 
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
+func (t *passThrough) Header() http.Header { return t.ex.w.Header() }
+
+func (t *passThrough) WriteHeader(code int) {
+	ex := t.ex
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		ex.w.WriteHeader(code) // informational: the final status follows
+		return
 	}
-	s.ResponseWriter.WriteHeader(code)
+	if ex.committed {
+		return // the guest's write_body already sent the status
+	}
+	ex.nextStatus = true
+	ex.status = code
+	ex.writeHeader()
 }
 
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
+func (t *passThrough) Write(p []byte) (int, error) {
+	t.ex.writeHeader()
+	return t.ex.w.Write(p)
+}
+
+// Flush sends what next wrote so far, for handlers that stream.
+func (t *passThrough) Flush() {
+	t.ex.writeHeader()
+	_ = http.NewResponseController(t.ex.w).Flush()
 }
 
 // Unwrap lets http.ResponseController reach the connection.
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (t *passThrough) Unwrap() http.ResponseWriter { return t.ex.w }
 
 func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, next http.Handler, seq uint64) {
 	*ex = exchange{
@@ -121,7 +140,8 @@ func (ex *exchange) reset(w http.ResponseWriter, r *http.Request, next http.Hand
 		status:       http.StatusOK,
 		readBuffered: reuse(ex.readBuffered),
 		newBody:      reuse(ex.newBody),
-		capture:      capturedResponse{body: reuse(ex.capture.body)},
+		buffer:       responseBuffer{ex: ex, body: reuse(ex.buffer.body)},
+		passing:      passThrough{ex: ex},
 	}
 }
 
@@ -136,9 +156,7 @@ func reuse(b []byte) []byte {
 
 // clear drops the references to the finished request.
 func (ex *exchange) clear() {
-	ex.w, ex.r, ex.next, ex.body, ex.trailers, ex.captured = nil, nil, nil, nil, nil, nil
-	ex.recorder.ResponseWriter = nil
-	ex.capture.header = nil
+	ex.w, ex.r, ex.next, ex.body = nil, nil, nil, nil
 }
 
 // serveHandler serves one request with a pooled http-wasm instance.
@@ -150,10 +168,13 @@ func (h *Handler) serveHandler(w http.ResponseWriter, r *http.Request, next http
 	if err != nil {
 		// No instance in time, or none could start: either way the
 		// guest is not available for this request.
-		if r.Context().Err() == nil {
+		switch {
+		case errors.Is(err, errQueueTimeout):
+			h.cfg.Logger.Warn("no guest instance free; answered 503", "queue_timeout", h.cfg.QueueTimeout.String())
+		case r.Context().Err() == nil:
 			h.cfg.Logger.Error("no guest instance", "error", err)
 		}
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		busy(w)
 		return
 	}
 	ex := &inst.ex
@@ -202,7 +223,7 @@ func (ex *exchange) run() error {
 	}
 	ex.afterNext = true
 	panicked := ex.callNext()
-	if ex.captured != nil && ex.captured.overflow && panicked == nil {
+	if ex.buffer.overflow && panicked == nil {
 		return errResponseTooLarge
 	}
 	if inst.handleResponse != nil {
@@ -239,76 +260,74 @@ func (ex *exchange) callNext() (panicked any) {
 		}
 		r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(ex.readBuffered), rest))
 	}
-	var w http.ResponseWriter
-	if ex.features&featureBufferResponse != 0 {
-		ex.capture.header = make(http.Header)
-		ex.capture.max = ex.inst.h.cfg.MaxResponseBody
-		ex.captured = &ex.capture
-		w = ex.captured
-	} else {
-		ex.commitHeaders()
-		ex.recorder = statusRecorder{ResponseWriter: ex.w}
-		w = &ex.recorder
+	var w http.ResponseWriter = &ex.passing
+	if ex.buffering() {
+		ex.buffer.nextRan = true
+		w = &ex.buffer
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			panicked = p
 		}
-		if ex.captured == nil {
-			ex.status = orDefault(ex.recorder.status, http.StatusOK)
-			ex.committed = ex.committed || ex.recorder.status != 0
-		}
+		normalizeTrailers(ex.w.Header())
 	}()
 	ex.next.ServeHTTP(w, r)
 	return nil
 }
 
-func orDefault(v, fallback int) int {
-	if v == 0 {
-		return fallback
-	}
-	return v
+// buffering reports whether the response body is held back (feature
+// buffer response, enabled before anything was sent).
+func (ex *exchange) buffering() bool {
+	return ex.features&featureBufferResponse != 0 && !ex.committed
 }
 
-// commitHeaders hands the guest's response trailers to net/http, which
-// sends them after the body.
-func (ex *exchange) commitHeaders() {
-	hdr := ex.w.Header()
-	for k, vs := range ex.trailers {
-		hdr[http.TrailerPrefix+k] = vs
-	}
-	ex.trailers = nil
-}
-
-// writeHeader sends the status line and headers once.
-func (ex *exchange) writeHeader() {
-	if !ex.committed {
-		ex.committed = true
-		ex.commitHeaders()
-		if ex.features&featureTrailers != 0 {
-			// Trailers the guest sets later can follow only a chunked
-			// body; an empty trailer key makes net/http send one.
-			ex.w.Header()[http.TrailerPrefix+"Wasmcluster-Trailers"] = nil
+// normalizeTrailers puts the trailers a next handler set in hdr where
+// guests read them: under http.TrailerPrefix with a canonical name, the
+// values of trailers it declared in a Trailer header included.
+func normalizeTrailers(hdr http.Header) {
+	for k, vs := range hdr {
+		if name, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			if c := textproto.CanonicalMIMEHeaderKey(name); c != name {
+				delete(hdr, k)
+				hdr[http.TrailerPrefix+c] = append(hdr[http.TrailerPrefix+c], vs...)
+			}
 		}
-		ex.w.WriteHeader(ex.status)
 	}
+	for _, v := range hdr["Trailer"] {
+		for _, name := range strings.Split(v, ",") {
+			name = textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(name))
+			if vs, ok := hdr[name]; ok && name != "" {
+				delete(hdr, name)
+				hdr[http.TrailerPrefix+name] = append(hdr[http.TrailerPrefix+name], vs...)
+			}
+		}
+	}
+}
+
+// writeHeader sends the status line and headers once. Trailers set later
+// still go out: net/http reads the http.TrailerPrefix keys when the
+// handler returns.
+func (ex *exchange) writeHeader() {
+	if ex.committed {
+		return
+	}
+	ex.committed = true
+	if ex.features&featureTrailers != 0 && ex.r.ProtoMajor == 1 {
+		// HTTP/1 decides at WriteHeader whether the body is chunked, which
+		// trailers need; a declared trailer without values makes it so.
+		// HTTP/2 sends trailers as they are, and waits forever for one
+		// declared this way, so it gets none.
+		ex.w.Header()[http.TrailerPrefix+"Wasmcluster-Trailers"] = nil
+	}
+	ex.w.WriteHeader(ex.status)
 }
 
 // finish completes the response after the guest is done.
 func (ex *exchange) finish() {
-	if c := ex.captured; c != nil {
-		hdr := ex.w.Header()
-		clear(hdr)
-		for k, vs := range c.header {
-			hdr[k] = vs
-		}
-		ex.status = orDefault(c.status, http.StatusOK)
-		ex.writeHeader()
-		_, _ = ex.w.Write(c.body) // a client that hung up is not the guest's fault
-		return
-	}
 	ex.writeHeader()
-	ex.commitHeaders()
+	if len(ex.buffer.body) > 0 {
+		_, _ = ex.w.Write(ex.buffer.body) // a client that hung up is not the guest's fault
+	}
 }
 
 // fail answers a request whose guest trapped or was interrupted. The
@@ -350,6 +369,18 @@ func (ex *exchange) fail(err error) {
 	_, _ = io.WriteString(ex.w, http.StatusText(status)+"\n")
 }
 
+// controllable reports whether http.ResponseController can reach w's
+// connection. For a writer that cannot, its calls only build errors, which
+// cost more than the rest of a small request.
+func controllable(w http.ResponseWriter) bool {
+	switch w.(type) {
+	case interface{ EnableFullDuplex() error }, interface{ SetReadDeadline(time.Time) error },
+		interface{ Unwrap() http.ResponseWriter }:
+		return true
+	}
+	return false
+}
+
 // requestBody returns the request body as the guest reads it: limited to
 // MaxRequestBody and to the request's deadline.
 func (ex *exchange) requestBody() io.Reader {
@@ -365,9 +396,11 @@ func (ex *exchange) requestBody() io.Reader {
 		// Guests may echo as they read: let HTTP/1 read the request while
 		// the response is going out, until the request's deadline. Writers
 		// that cannot (a recorder in tests) serve as they are.
-		rc := http.NewResponseController(ex.w)
-		_ = rc.EnableFullDuplex()
-		_ = rc.SetReadDeadline(time.Unix(0, ex.inst.deadline.Load()))
+		if controllable(ex.w) {
+			rc := http.NewResponseController(ex.w)
+			_ = rc.EnableFullDuplex()
+			_ = rc.SetReadDeadline(time.Unix(0, ex.inst.deadline.Load()))
+		}
 		ex.body = body
 	}
 	return ex.body

@@ -3,11 +3,13 @@ package host
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // newInstance returns an instance not yet started: the pool shows it to
@@ -21,7 +23,10 @@ func (h *Handler) newInstance() *instance {
 }
 
 // start instantiates the guest and runs its initialization — the module's
-// start function and then _initialize — bounded by the request timeout.
+// start function, _initialize, then _start — bounded by the request
+// timeout. A handler that also exports _start (TinyGo's default build) is
+// initialized by it, as other http-wasm hosts do: its main enables features
+// and registers the handler, then returns.
 func (i *instance) start() error {
 	h := i.h
 	i.begin(nil, h.cfg.Timeout)
@@ -39,7 +44,7 @@ func (i *instance) start() error {
 	}
 	i.handleRequest = mod.ExportedFunction("handle_request")
 	i.handleResponse = mod.ExportedFunction("handle_response")
-	for _, name := range []string{startExport, "_initialize"} {
+	for _, name := range []string{startExport, "_initialize", "_start"} {
 		fn := mod.ExportedFunction(name)
 		if fn == nil {
 			continue
@@ -56,8 +61,21 @@ func (i *instance) start() error {
 	return nil
 }
 
+// errExitedInStart explains a handler whose _start exits rather than
+// returns: it cannot serve afterwards. A Go program built as a command does
+// this (its main returns, then the runtime exits).
+var errExitedInStart = errors.New("_start exited instead of returning, so the module cannot serve requests; " +
+	"build a Go handler with GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared")
+
 // initError says why initialization failed, in one line.
 func (i *instance) initError(err error) error {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		if exit.ExitCode() == 0 {
+			return errExitedInStart
+		}
+		return fmt.Errorf("_start exited with code %d", exit.ExitCode())
+	}
 	switch cause := i.Err(); cause {
 	case context.DeadlineExceeded:
 		return fmt.Errorf("still running after the %s timeout", i.h.cfg.Timeout)

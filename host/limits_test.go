@@ -221,6 +221,22 @@ func TestWaitingForAFreeInstanceIsBoundedByTheRequest(t *testing.T) {
 	assert.Equal(t, "ok", serve(h, httptest.NewRequest("GET", "/", nil)).Body.String())
 }
 
+func TestWaitingForAFreeInstanceIsBoundedByTheQueueTimeout(t *testing.T) {
+	h := newGuest(t, spinWAT, Config{Timeout: 3 * time.Second, MaxInstances: 1, QueueTimeout: 100 * time.Millisecond})
+	busy := make(chan struct{})
+	go func() {
+		defer close(busy)
+		serve(h, httptest.NewRequest("POST", "/", nil))
+	}()
+	time.Sleep(50 * time.Millisecond) // let the spinning request take the only instance
+	start := time.Now()
+	rec := serve(h, httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code, "gave up waiting")
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Less(t, time.Since(start), 2*time.Second, "long before the guest's deadline")
+	<-busy
+}
+
 func TestConcurrentRequests(t *testing.T) {
 	h := newGuest(t, helloWAT, Config{MaxInstances: 8})
 	srv := httptest.NewServer(h)

@@ -109,7 +109,8 @@ var idleRequest = (&http.Request{}).WithContext(context.Background())
 var errPoolClosed = errors.New("handler is closed")
 
 // pool keeps live instances for reuse. At most max exist at once; a request
-// beyond that waits for one to come back, bounded by its context.
+// beyond that waits for one to come back, bounded by its context and
+// Config.QueueTimeout.
 type pool struct {
 	h    *Handler
 	sem  chan struct{}  // one token per instance in use
@@ -140,15 +141,10 @@ func watchInterval(timeout time.Duration) time.Duration {
 }
 
 // get returns an instance for one request, starting one if none is idle.
+// It waits for one at most Config.QueueTimeout.
 func (p *pool) get(ctx context.Context) (*instance, error) {
-	select {
-	case p.sem <- struct{}{}:
-	default:
-		select {
-		case p.sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	if err := acquire(ctx, p.sem, p.h.cfg.QueueTimeout); err != nil {
+		return nil, err
 	}
 	select {
 	case inst := <-p.idle:

@@ -134,6 +134,12 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file`; with --tls-key, serve HTTPS and HTTP/2")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "longest a drain (SIGTERM, reload) waits for requests in flight")
+	fs.DurationVar(&cfg.Host.QueueTimeout, "queue-timeout", host.DefaultQueueTimeout, "longest a request waits for a free handler instance; after it, the client gets 503 with Retry-After")
+	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", 10*time.Second, "longest a client may take to send a request's header")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", time.Minute, "longest a client may take to send a whole request, body included")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 30*time.Second, "longest a client may take to read each part of a response before it is cut off")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "longest a keep-alive connection may wait for its next request")
+	fs.DurationVar(&cfg.ParkTimeout, "park-timeout", 5*time.Second, "longest a connection waits for a worker that can take it; after it, the client gets 503")
 	fs.StringVar(&cfg.Admin, "admin", "", "`address` for /healthz, /workers and /metrics, e.g. 127.0.0.1:9090 (default: none)")
 	fs.Var(&stores, "kv", "key-value store `NAME=URL` the handler may use: sqlite:PATH (a file this machine's workers share) or redis://HOST:PORT/DB (repeatable; default: default=sqlite:$XDG_STATE_HOME/wasmcluster/kv/default.db, XDG_STATE_HOME defaulting to ~/.local/state)")
 	fs.Var(&quota, "kv-quota", "most bytes of keys and values in each sqlite store, a `size` or -1 for no quota")
@@ -188,6 +194,17 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	}
 	if cfg.DrainTimeout <= 0 {
 		return cfg, fmt.Errorf("--drain-timeout %v: want a positive duration", cfg.DrainTimeout)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"queue-timeout", cfg.Host.QueueTimeout}, {"header-timeout", cfg.HeaderTimeout}, {"read-timeout", cfg.ReadTimeout},
+		{"write-timeout", cfg.WriteTimeout}, {"idle-timeout", cfg.IdleTimeout}, {"park-timeout", cfg.ParkTimeout},
+	} {
+		if d.v <= 0 {
+			return cfg, fmt.Errorf("--%s %v: want a positive duration", d.name, d.v)
+		}
 	}
 	if memory < minMemory || memory > maxMemory {
 		return cfg, fmt.Errorf("--max-memory %v: want %s to %s", &memory, formatSize(minMemory), formatSize(maxMemory))

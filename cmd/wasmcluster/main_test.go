@@ -89,6 +89,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{"negative timeout", []string{"x.wasm", "--timeout", "-1s"}, "--timeout -1s: want a positive duration"},
 		{"zero timeout", []string{"x.wasm", "--timeout", "0"}, "--timeout 0s: want a positive duration"},
 		{"negative drain timeout", []string{"x.wasm", "--drain-timeout", "-1s"}, "--drain-timeout -1s: want a positive duration"},
+		{"zero write timeout", []string{"x.wasm", "--write-timeout", "0s"}, "--write-timeout 0s: want a positive duration"},
+		{"negative queue timeout", []string{"x.wasm", "--queue-timeout", "-1s"}, "--queue-timeout -1s: want a positive duration"},
 		{"memory overflow", []string{"x.wasm", "--max-memory", "99999999999G"},
 			`invalid value "99999999999G" for flag -max-memory: "99999999999G" is too large`},
 		{"memory out of int64", []string{"x.wasm", "--max-memory", "99999999999999999999"},

@@ -50,6 +50,24 @@ size_t wc_request_header(const char *name, char *buf, size_t cap);
 size_t wc_read_body(void *buf, size_t cap, int *eof);
 /* 1 when the method is m, e.g. wc_method_is("POST"). */
 int wc_method_is(const char *m);
+/* Every request header name, lowercase, each followed by a NUL
+ * ("host\0accept\0"); returns their length, NULs included. */
+size_t wc_request_header_names(char *buf, size_t cap);
+/* Every value of one request header, each followed by a NUL; returns
+ * their length, NULs included (0: the header is absent). */
+size_t wc_request_header_values(const char *name, char *buf, size_t cap);
+/* The first value of the query parameter key, percent-decoded ('+' is a
+ * space), NUL-terminated when it fits; returns its length, or -1 when the
+ * query has no such key. wc_query("q", buf, cap) for "/?q=a%20b" is 3. */
+long wc_query(const char *key, char *buf, size_t cap);
+
+/* Changing the request before passing it on (return WC_NEXT). */
+void wc_set_request_header(const char *name, const char *value);
+void wc_add_request_header(const char *name, const char *value);
+void wc_remove_request_header(const char *name);
+void wc_set_method(const char *method);
+/* The request URI, path and query, percent-encoded: "/a?b=1". */
+void wc_set_uri(const char *uri);
 
 /* --- The response. ---------------------------------------------------- */
 
@@ -57,10 +75,20 @@ int wc_method_is(const char *m);
 void wc_set_status(int code);
 /* Sets a response header. Call before the first write. */
 void wc_set_header(const char *name, const char *value);
+/* Adds a value to a response header (several Set-Cookie). Call before the
+ * first write. */
+void wc_add_header(const char *name, const char *value);
+/* Removes a response header. Call before the first write. */
+void wc_remove_header(const char *name);
 /* Writes body bytes; the first write sends the status and headers. */
 void wc_write(const void *p, size_t n);
 /* Writes a NUL-terminated string. */
 void wc_write_str(const char *s);
+/* Sends the status, the headers and the body written so far to the client
+ * now, to stream (server-sent events, progress). Returns 0, or -1 while the
+ * host buffers the response (WC_BUFFER_RESPONSE). It is wasmcluster's own
+ * host module: other http-wasm hosts do not have it. */
+static inline int wc_flush(void);
 
 /* --- The rest. -------------------------------------------------------- */
 
@@ -97,5 +125,10 @@ WC_IMPORT(write_body) void wc_abi_write_body(int32_t kind, const void *body, int
 WC_IMPORT(get_status_code) int32_t wc_abi_get_status_code(void);
 WC_IMPORT(set_status_code) void wc_abi_set_status_code(int32_t code);
 #undef WC_IMPORT
+
+/* wasmcluster's own host module, beyond the public ABI; see ../ABI.md. */
+__attribute__((import_module("wasmcluster"), import_name("flush"))) int64_t wc_ext_flush(void);
+
+static inline int wc_flush(void) { return wc_ext_flush() < 0 ? -1 : 0; }
 
 #endif

@@ -60,7 +60,13 @@ func HandleFunc(f func(http.ResponseWriter, *http.Request)) { Handle(http.Handle
 
 // Config returns the configuration bytes the host was given for this
 // handler (wasmcluster serve --config FILE), or nil.
-func Config() []byte { return bytes.Clone(field(abi.getConfig)) }
+func Config() []byte {
+	b := field(abi.getConfig)
+	if len(b) == 0 {
+		return nil
+	}
+	return bytes.Clone(b)
+}
 
 // Log writes msg to the host's log at level (debug, info, warn or error).
 func Log(level slog.Level, msg string) {
@@ -344,14 +350,10 @@ func (ex *exchange) request() *http.Request {
 	ex.addr = reused(ex.addr, field(abi.getSourceAddr))
 	state.url = ex.url
 	r := &state.req
-	*r = http.Request{
-		Method:     ex.method,
-		URL:        &state.url,
-		RequestURI: ex.uri,
-		Proto:      ex.proto,
-		Header:     reuse(r.Header),
-		RemoteAddr: ex.addr,
-	}
+	header := reuse(r.Header)
+	*r = emptyRequest
+	r.Method, r.URL, r.RequestURI, r.Proto = ex.method, &state.url, ex.uri, ex.proto
+	r.Header, r.RemoteAddr = header, ex.addr
 	r.ProtoMajor, r.ProtoMinor = ex.protoMajor, ex.protoMinor
 	f := &ex.headers
 	f.read(r.Header)
@@ -372,7 +374,7 @@ func (ex *exchange) request() *http.Request {
 		state.body = body{kind: kindRequest}
 		r.Body = &state.body
 	}
-	return r
+	return withRequestInfo(r)
 }
 
 // readMethod refreshes ex.method from the host and returns it.
@@ -564,6 +566,3 @@ func declaredTrailers(values []string) map[string]bool {
 	}
 	return names
 }
-
-// Flush is a no-op: every Write already reaches the host.
-func (w *responseWriter) Flush() {}

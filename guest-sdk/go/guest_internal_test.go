@@ -244,6 +244,9 @@ func TestConfigAndLog(t *testing.T) {
 	abi = f
 	t.Cleanup(func() { abi = nil })
 	assert.Equal(t, []byte("a=1"), Config())
+	abi = &fakeHost{}
+	assert.Nil(t, Config(), "no configuration: nil, as documented")
+	abi = f
 	Log(0, "hi")
 	assert.Equal(t, []string{"hi"}, f.logged)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,7 +74,22 @@ func TestSDK(t *testing.T) {
 		assert.Equal(t, "HTTP/1.1", res.Header.Get("X-Proto"))
 		assert.Equal(t, []string{"a", "b"}, res.Header.Values("X-Multi"))
 		assert.Contains(t, res.Header.Get("X-Remote"), "127.0.0.1:")
+		assert.Equal(t, "false", res.Header.Get("X-TLS"))
+		assert.Equal(t, "30s", res.Header.Get("X-Deadline-In"), "the host's default timeout")
 		assert.Equal(t, "length=0", body)
+	})
+	t.Run("over HTTPS r.TLS is set", func(t *testing.T) {
+		h, err := host.Load(context.Background(), testwasm.GoReactor(t, "guest-sdk/go/internal/testguest"),
+			host.Config{Timeout: 5 * time.Second})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = h.Close(context.Background()) })
+		tlsSrv := httptest.NewTLSServer(h)
+		t.Cleanup(tlsSrv.Close)
+		res, err := tlsSrv.Client().Get(tlsSrv.URL + "/inspect")
+		require.NoError(t, err)
+		require.NoError(t, res.Body.Close())
+		assert.Equal(t, "true", res.Header.Get("X-TLS"))
+		assert.Equal(t, "5s", res.Header.Get("X-Deadline-In"))
 	})
 	t.Run("config", func(t *testing.T) {
 		_, body := get("/config")

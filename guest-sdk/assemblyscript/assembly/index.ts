@@ -22,12 +22,18 @@
 @external("http_handler", "get_uri") declare function get_uri(buf: usize, limit: i32): i32;
 @external("http_handler", "get_protocol_version") declare function get_protocol_version(buf: usize, limit: i32): i32;
 @external("http_handler", "get_source_addr") declare function get_source_addr(buf: usize, limit: i32): i32;
+@external("http_handler", "set_method") declare function set_method(method: usize, len: i32): void;
+@external("http_handler", "set_uri") declare function set_uri(uri: usize, len: i32): void;
+@external("http_handler", "get_header_names") declare function get_header_names(kind: i32, buf: usize, limit: i32): i64;
+@external("http_handler", "remove_header") declare function remove_header(kind: i32, name: usize, nameLen: i32): void;
 @external("http_handler", "get_header_values") declare function get_header_values(kind: i32, name: usize, nameLen: i32, buf: usize, limit: i32): i64;
 @external("http_handler", "set_header_value") declare function set_header_value(kind: i32, name: usize, nameLen: i32, value: usize, valueLen: i32): void;
 @external("http_handler", "add_header_value") declare function add_header_value(kind: i32, name: usize, nameLen: i32, value: usize, valueLen: i32): void;
 @external("http_handler", "read_body") declare function read_body(kind: i32, buf: usize, limit: i32): i64;
 @external("http_handler", "write_body") declare function write_body(kind: i32, body: usize, len: i32): void;
 @external("http_handler", "set_status_code") declare function set_status_code(code: i32): void;
+
+export { flush } from "./flush";
 
 const REQUEST: i32 = 0;
 const RESPONSE: i32 = 1;
@@ -56,6 +62,38 @@ function field(get: (buf: usize, limit: i32) => i32): string {
   return String.UTF8.decodeUnsafe(changetype<usize>(scratch), n);
 }
 
+/** Grows scratch when a list result (count << 32 | len) did not fit; true if it grew. */
+function grow(r: i64): bool {
+  const len = <i32>(r & 0xffffffff);
+  if (len <= scratch.byteLength) return false;
+  scratch = new ArrayBuffer(len);
+  return true;
+}
+
+/** The NUL-terminated list a list result (count << 32 | len) left in scratch. */
+function splitList(r: i64): string[] {
+  const out = new Array<string>();
+  const len = <i32>(r & 0xffffffff);
+  if (len == 0) return out;
+  const parts = String.UTF8.decodeUnsafe(changetype<usize>(scratch), len).split("\0");
+  for (let i = 0; i < parts.length - 1; i++) out.push(parts[i]);
+  return out;
+}
+
+/** set_header_value or add_header_value on a header of kind. */
+function putHeader(kind: i32, name: string, value: string, add: bool): void {
+  const n = String.UTF8.encode(name);
+  const v = String.UTF8.encode(value);
+  if (add) add_header_value(kind, changetype<usize>(n), n.byteLength, changetype<usize>(v), v.byteLength);
+  else set_header_value(kind, changetype<usize>(n), n.byteLength, changetype<usize>(v), v.byteLength);
+}
+
+/** remove_header on a header of kind. */
+function removeHeader(kind: i32, name: string): void {
+  const n = String.UTF8.encode(name);
+  remove_header(kind, changetype<usize>(n), n.byteLength);
+}
+
 /** The request being served. */
 export class Request {
   /** The method, e.g. "GET". */
@@ -72,19 +110,53 @@ export class Request {
   protocol(): string { return field(get_protocol_version); }
   /** The client's address. */
   sourceAddr(): string { return field(get_source_addr); }
-  /** The first value of a request header, or null. */
-  header(name: string): string | null {
+  /** Every request header name, lowercase. */
+  headerNames(): string[] {
+    let r = get_header_names(REQUEST, changetype<usize>(scratch), scratch.byteLength);
+    if (grow(r)) r = get_header_names(REQUEST, changetype<usize>(scratch), scratch.byteLength);
+    return splitList(r);
+  }
+  /** Every value of a request header; the name is case-insensitive. */
+  headerValues(name: string): string[] {
     const n = String.UTF8.encode(name);
     let r = get_header_values(REQUEST, changetype<usize>(n), n.byteLength, changetype<usize>(scratch), scratch.byteLength);
-    if (r == 0) return null;
-    let len = <i32>(r & 0xffffffff);
-    if (len > scratch.byteLength) {
-      scratch = new ArrayBuffer(len);
+    if (grow(r)) {
       r = get_header_values(REQUEST, changetype<usize>(n), n.byteLength, changetype<usize>(scratch), scratch.byteLength);
     }
-    const all = String.UTF8.decodeUnsafe(changetype<usize>(scratch), len);
-    const nul = all.indexOf("\0");
-    return nul < 0 ? all : all.substring(0, nul);
+    return splitList(r);
+  }
+  /** The first value of a request header, or null. */
+  header(name: string): string | null {
+    const values = this.headerValues(name);
+    return values.length == 0 ? null : values[0];
+  }
+  /** Sets a request header, before passing the request on. */
+  setHeader(name: string, value: string): void { putHeader(REQUEST, name, value, false); }
+  /** Adds a value to a request header, before passing the request on. */
+  addHeader(name: string, value: string): void { putHeader(REQUEST, name, value, true); }
+  /** Removes a request header, before passing the request on. */
+  removeHeader(name: string): void { removeHeader(REQUEST, name); }
+  /** Sets the method, before passing the request on. */
+  setMethod(method: string): void {
+    const m = String.UTF8.encode(method);
+    set_method(changetype<usize>(m), m.byteLength);
+  }
+  /** Sets the request URI (path and query, percent-encoded), before passing the request on. */
+  setUri(uri: string): void {
+    const u = String.UTF8.encode(uri);
+    set_uri(changetype<usize>(u), u.byteLength);
+  }
+  /** Reads the rest of the body and returns it as UTF-8 text. */
+  text(): string {
+    let data = new Uint8Array(0);
+    const chunk = new ArrayBuffer(4096);
+    for (let n = this.read(chunk); n >= 0; n = this.read(chunk)) {
+      const grown = new Uint8Array(data.length + n);
+      grown.set(data);
+      grown.set(Uint8Array.wrap(chunk, 0, n), data.length);
+      data = grown;
+    }
+    return String.UTF8.decode(data.buffer);
   }
   /** Reads the next chunk of the body into buf; returns its length, or -1 at the end. */
   read(buf: ArrayBuffer): i32 {
@@ -102,17 +174,11 @@ export class Response {
   /** Sets the status (default 200). */
   setStatus(code: i32): void { set_status_code(code); }
   /** Sets a response header. */
-  setHeader(name: string, value: string): void {
-    const n = String.UTF8.encode(name);
-    const v = String.UTF8.encode(value);
-    set_header_value(RESPONSE, changetype<usize>(n), n.byteLength, changetype<usize>(v), v.byteLength);
-  }
-  /** Adds a value to a response header. */
-  addHeader(name: string, value: string): void {
-    const n = String.UTF8.encode(name);
-    const v = String.UTF8.encode(value);
-    add_header_value(RESPONSE, changetype<usize>(n), n.byteLength, changetype<usize>(v), v.byteLength);
-  }
+  setHeader(name: string, value: string): void { putHeader(RESPONSE, name, value, false); }
+  /** Adds a value to a response header (several Set-Cookie). */
+  addHeader(name: string, value: string): void { putHeader(RESPONSE, name, value, true); }
+  /** Removes a response header. */
+  removeHeader(name: string): void { removeHeader(RESPONSE, name); }
   /** Writes len bytes of buf; the first write sends status and headers. */
   write(buf: ArrayBuffer, len: i32 = buf.byteLength): void {
     write_body(RESPONSE, changetype<usize>(buf), len);

@@ -17,6 +17,11 @@
 
 use std::io;
 
+mod flush;
+mod query;
+pub use flush::flush;
+pub use query::{parse_query, percent_decode};
+
 /// The raw imports of the ABI (module `http_handler`); see ../../ABI.md.
 pub mod sys {
     #[link(wasm_import_module = "http_handler")]
@@ -137,9 +142,51 @@ impl Request {
         self.header_values(name).into_iter().next()
     }
 
+    /// The query string: the URI after its '?', still encoded.
+    pub fn raw_query(&self) -> String {
+        let uri = self.uri();
+        uri.split_once('?').map(|(_, q)| q.to_string()).unwrap_or_default()
+    }
+
+    /// The decoded pairs of the query, in order.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        parse_query(&self.raw_query())
+    }
+
+    /// The first value of the query parameter `key`, decoded.
+    pub fn query(&self, key: &str) -> Option<String> {
+        self.query_pairs().into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
     /// The request body as a stream.
     pub fn body(&self) -> Body {
         Body { eof: false }
+    }
+
+    /// Sets a request header, before passing the request on.
+    pub fn set_header(&self, name: &str, value: &str) {
+        unsafe { sys::set_header_value(REQUEST, name.as_ptr(), name.len() as i32, value.as_ptr(), value.len() as i32) }
+    }
+
+    /// Adds a value to a request header, before passing the request on.
+    pub fn add_header(&self, name: &str, value: &str) {
+        unsafe { sys::add_header_value(REQUEST, name.as_ptr(), name.len() as i32, value.as_ptr(), value.len() as i32) }
+    }
+
+    /// Removes a request header, before passing the request on.
+    pub fn remove_header(&self, name: &str) {
+        unsafe { sys::remove_header(REQUEST, name.as_ptr(), name.len() as i32) }
+    }
+
+    /// Sets the method, before passing the request on.
+    pub fn set_method(&self, method: &str) {
+        unsafe { sys::set_method(method.as_ptr(), method.len() as i32) }
+    }
+
+    /// Sets the request URI (path and query, percent-encoded), before
+    /// passing the request on.
+    pub fn set_uri(&self, uri: &str) {
+        unsafe { sys::set_uri(uri.as_ptr(), uri.len() as i32) }
     }
 }
 
@@ -174,9 +221,14 @@ impl Response {
         unsafe { sys::set_header_value(RESPONSE, name.as_ptr(), name.len() as i32, value.as_ptr(), value.len() as i32) }
     }
 
-    /// Adds a value to a response header.
+    /// Adds a value to a response header (several Set-Cookie).
     pub fn add_header(&self, name: &str, value: &str) {
         unsafe { sys::add_header_value(RESPONSE, name.as_ptr(), name.len() as i32, value.as_ptr(), value.len() as i32) }
+    }
+
+    /// Removes a response header.
+    pub fn remove_header(&self, name: &str) {
+        unsafe { sys::remove_header(RESPONSE, name.as_ptr(), name.len() as i32) }
     }
 
     /// Writes body bytes.
@@ -191,7 +243,10 @@ impl io::Write for &Response {
         Ok(buf.len())
     }
 
+    /// Sends what was written so far to the client at once (see
+    /// [`flush`]).
     fn flush(&mut self) -> io::Result<()> {
+        flush();
         Ok(())
     }
 }

@@ -26,6 +26,8 @@ func main() {
 		data, err := os.ReadFile(name)
 		werr := os.WriteFile(name+".new", []byte("x"), 0o644)
 		fmt.Printf("X-Read-Error: %v\nX-Write-Error: %v\n\n%s", err, werr, data)
+	case "/env":
+		fmt.Printf("X-Script-Name: %s\nX-Path-Info: %s\n\n", os.Getenv("SCRIPT_NAME"), os.Getenv("PATH_INFO"))
 	case "/teapot":
 		fmt.Print("Status: 418 I'm a teapot\r\nContent-Type: text/plain\r\n\r\nshort and stout")
 	case "/redirect":

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	guest "github.com/wasmcluster/wasmcluster/guest-sdk/go"
 )
@@ -22,6 +23,10 @@ func init() {
 			w.Header().Set("X-Proto", r.Proto)
 			w.Header()["X-Multi"] = r.Header.Values("X-Multi")
 			w.Header().Set("X-Remote", r.RemoteAddr)
+			w.Header().Set("X-TLS", fmt.Sprint(r.TLS != nil))
+			if deadline, ok := r.Context().Deadline(); ok {
+				w.Header().Set("X-Deadline-In", time.Until(deadline).Round(time.Second).String())
+			}
 			w.WriteHeader(http.StatusCreated)
 			fmt.Fprintf(w, "length=%d", r.ContentLength)
 		case "/config":
