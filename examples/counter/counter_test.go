@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -17,13 +18,26 @@ import (
 )
 
 func TestCounterCountsPosts(t *testing.T) {
+	wat, err := os.ReadFile(filepath.Join(testwasm.Root(), "examples/counter/wat/counter.wat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, wasm := range map[string]func() []byte{
+		"go":  func() []byte { b, _ := os.ReadFile(testwasm.GoReactor(t, "examples/counter")); return b },
+		"wat": func() []byte { return testwasm.WAT(t, string(wat)) },
+	} {
+		t.Run(name, func(t *testing.T) { testCounter(t, wasm()) })
+	}
+}
+
+func testCounter(t *testing.T, wasm []byte) {
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "kv.db"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	h, err := host.Load(ctx, testwasm.GoReactor(t, "examples/counter"), host.Config{KV: map[string]kv.Store{"default": store}})
+	h, err := host.New(ctx, wasm, host.Config{KV: map[string]kv.Store{"default": store}})
 	if err != nil {
 		t.Fatal(err)
 	}
