@@ -134,27 +134,19 @@ func (ex *exchange) kvSet(stack []uint64) {
 
 // kvDelete is kv_delete(store, store_len, key, key_len) -> i64: 0, or -2
 // when the key was not set.
-func (ex *exchange) kvDelete(stack []uint64) {
-	c, ok := ex.kvBegin("kv_delete", stack, false)
-	if !ok {
-		return
-	}
-	found, err := c.store.Delete(c.ctx, c.key)
-	if err != nil {
-		stack[0] = c.fail(err)
-		return
-	}
-	stack[0] = c.done(found, extNotFound, 0, 0, nil)
-}
+func (ex *exchange) kvDelete(stack []uint64) { ex.kvFound("kv_delete", stack, kv.Store.Delete) }
 
 // kvExists is kv_exists(store, store_len, key, key_len) -> i64: 0, or -2
 // when the key is not set.
-func (ex *exchange) kvExists(stack []uint64) {
-	c, ok := ex.kvBegin("kv_exists", stack, false)
+func (ex *exchange) kvExists(stack []uint64) { ex.kvFound("kv_exists", stack, kv.Store.Exists) }
+
+// kvFound runs a call on a key whose result is whether the key was set.
+func (ex *exchange) kvFound(op string, stack []uint64, call func(kv.Store, context.Context, string) (bool, error)) {
+	c, ok := ex.kvBegin(op, stack, false)
 	if !ok {
 		return
 	}
-	found, err := c.store.Exists(c.ctx, c.key)
+	found, err := call(c.store, c.ctx, c.key)
 	if err != nil {
 		stack[0] = c.fail(err)
 		return
