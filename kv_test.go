@@ -199,3 +199,28 @@ func TestKVRedisDownFailsCallsNotWorkers(t *testing.T) {
 		return code == 200
 	}, 20*time.Second, 100*time.Millisecond, "calls work again once Redis is back")
 }
+
+// TestKVItemsExampleAcrossWorkers: the C JSON store of examples/items
+// answers, through either worker, what was stored through the other.
+func TestKVItemsExampleAcrossWorkers(t *testing.T) {
+	wasm := testwasm.C(t, true, "examples/items/c/items.c", "guest-sdk/c/wasmcluster.c")
+	s := serveModule(t, wasm, "--kv", "default=sqlite:"+filepath.Join(t.TempDir(), "kv.db"))
+	code, _ := s.do(t, "PUT", "/items/1", `{"name":"Ada"}`)
+	require.Equal(t, 200, code)
+	code, _ = s.do(t, "PUT", "/items/2", `{"name":"Grace"}`)
+	require.Equal(t, 200, code)
+	for range 4 { // consecutive connections go to alternate workers
+		code, body := s.do(t, "GET", "/items/2", "")
+		assert.Equal(t, "200 {\"name\":\"Grace\"}", fmt.Sprint(code, " ", body))
+		code, body = s.do(t, "GET", "/items", "")
+		assert.Equal(t, "200 [\"1\",\"2\"]\n", fmt.Sprint(code, " ", body))
+	}
+	code, _ = s.do(t, "PUT", "/items/3", "not json")
+	assert.Equal(t, 400, code)
+	code, _ = s.do(t, "DELETE", "/items/1", "")
+	assert.Equal(t, 204, code)
+	code, _ = s.do(t, "GET", "/items/1", "")
+	assert.Equal(t, 404, code)
+	code, _ = s.do(t, "DELETE", "/items/1", "")
+	assert.Equal(t, 404, code)
+}
