@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: serve test check build bench
+.PHONY: serve test check build bench fuzz
 
 # serve builds the CLI and the hello example — the Go one, on the SDK's
 # Exchange API — and serves it on :8080 (admin endpoints on
@@ -20,11 +20,20 @@ test:
 	scripts/install-toolchains
 	$(MAKE) check
 	$(GO) test ./...
+	$(MAKE) fuzz
+
+# fuzz runs each fuzz target briefly (FUZZTIME each, 15s by default);
+# host/fuzz_test.go says how to run one longer.
+FUZZTIME ?= 15s
+fuzz:
+	for target in FuzzNew FuzzInstrument FuzzCGIResponse; do \
+		$(GO) test ./host -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
 
 check:
 	test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./guest-sdk/go/... ./examples/hello-wasm/go/... ./examples/hello-wasm/go-exchange/... ./examples/sse/go/... ./examples/sse/cgi-go/... ./examples/counter/...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./guest-sdk/go/... ./examples/hello-wasm/go/... ./examples/hello-wasm/go-exchange/... ./examples/sse/go/... ./examples/sse/cgi-go/... ./examples/host-functions/guest/... ./examples/counter/...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 # bench runs the Go benchmarks and the wrk comparison (bench/run.sh).

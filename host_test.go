@@ -108,8 +108,8 @@ func serveModule(t *testing.T, path string, extra ...string) *server {
 	case err := <-s.exit:
 		s.exit <- err
 		t.Fatalf("wasmcluster exited before serving: %v\n%s", err, s.log)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("wasmcluster did not serve within 30s\n%s", s.log)
+	case <-time.After(120 * time.Second):
+		t.Fatalf("wasmcluster did not serve within 120s (it compiles the module first)\n%s", s.log)
 	}
 	return s
 }
@@ -241,11 +241,19 @@ func TestReloadUnderLoadFailsNoRequest(t *testing.T) {
 	}
 }
 
-func TestAReplacedWorkerLoadsTheModuleItsGenerationWasCheckedWith(t *testing.T) {
+// helloCopy returns the path of a copy of the hello example that the test
+// may overwrite.
+func helloCopy(t *testing.T) string {
+	t.Helper()
 	module := filepath.Join(t.TempDir(), "hello.wasm")
 	hello, err := os.ReadFile(testwasm.GoReactor(t, "examples/hello-wasm/go"))
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(module, hello, 0o644))
+	return module
+}
+
+func TestAReplacedWorkerLoadsTheModuleItsGenerationWasCheckedWith(t *testing.T) {
+	module := helloCopy(t)
 	s := serveModule(t, module)
 	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: restart at once
 
@@ -328,12 +336,17 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 	garbage := filepath.Join(t.TempDir(), "garbage.wasm")
 	require.NoError(t, os.WriteFile(garbage, []byte("this is not wasm"), 0o644))
 
+	huge := filepath.Join(t.TempDir(), "huge.wasm")
+	require.NoError(t, os.WriteFile(huge, hugeVectorModule, 0o644))
+
 	tests := []struct {
 		name   string
 		args   []string
 		status int
 		want   string
 	}{
+		{"module claiming a billion globals", []string{"serve", "--listen", "127.0.0.1:0", huge}, 1,
+			"wasmcluster: load module " + huge + ": not a valid Wasm module: section 6 claims 1414745936 entries in 5 bytes"},
 		{"malformed module", []string{"serve", "--listen", "127.0.0.1:0", garbage}, 1,
 			"wasmcluster: load module " + garbage + ": not a valid Wasm module: invalid magic number"},
 		{"missing module", []string{"serve", "--listen", "127.0.0.1:0", "/does/not/exist.wasm"}, 1,
@@ -371,6 +384,38 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 	require.ErrorAs(t, cmd.Run(), &exit)
 	assert.Equal(t, 2, exit.ExitCode())
 	assert.True(t, strings.HasPrefix(stderr.String(), "wasmcluster: unknown command \"launch\"\n\n"), "then the usage: %s", stderr.String())
+}
+
+// hugeVectorModule is 15 bytes whose global section claims 1.4 billion
+// entries: a decoder that believes it runs out of memory.
+var hugeVectorModule = []byte("\x00asm\x01\x00\x00\x00\x06\x05\xd0\x9e\xcd\xa2\x05")
+
+func TestReloadWithAMalformedModuleKeepsTheOldGenerationServing(t *testing.T) {
+	module := helloCopy(t)
+	s := serveModule(t, module)
+	before := s.workers(t)
+
+	require.NoError(t, os.WriteFile(module, hugeVectorModule, 0o644))
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Contains(s.log.String(), "reload refused") }, 20*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 1, strings.Count(s.log.String(), "reload refused"), "one line")
+	assert.Contains(t, s.log.String(), "section 6 claims 1414745936 entries in 5 bytes")
+
+	// A second SIGHUP is heard, and refused the same way.
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool { return strings.Count(s.log.String(), "reload refused") == 2 }, 20*time.Second, 10*time.Millisecond)
+	for range 4 {
+		res, body, err := s.get("/still")
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, "Hello from wasmcluster: /still\n", body)
+	}
+	after := s.workers(t)
+	require.Len(t, after, len(before))
+	for i := range before {
+		assert.Equal(t, before[i].PID, after[i].PID, "the old workers serve on")
+	}
+	require.NoError(t, syscall.Kill(s.cmd.Process.Pid, 0), "the primary lives")
 }
 
 // selfSigned writes a certificate and key for 127.0.0.1 and returns their

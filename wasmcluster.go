@@ -45,6 +45,10 @@ type Config struct {
 	// primary checked, so a file changed meanwhile reaches them only
 	// through a reload.
 	Module string
+	// Wasm, when set, is the handler module itself, used in place of
+	// reading Module: a program can embed its guest (go:embed). Module
+	// then only names it in the log.
+	Wasm []byte
 	// Listen is the address to serve: "host:port" (default ":8080"),
 	// "unix:/path", or "systemd" for socket activation.
 	Listen string
@@ -102,7 +106,9 @@ func IsWorker() bool { return dispatcher.IsWorker() }
 // SIGINT, then drains and returns nil. SIGHUP reloads the module: a new
 // generation of workers takes over once it serves, and a module that does
 // not load leaves the old one serving. In a worker process, Run serves
-// the connections its primary hands it.
+// the connections its primary hands it. The primary also runs the program
+// again to check each module it is given; in such a process Run checks
+// and exits, never returning.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -110,8 +116,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 30 * time.Second
 	}
-	if cfg.Module == "" {
+	if cfg.Module == "" && cfg.Wasm == nil {
 		return errors.New("no module to serve")
+	}
+	if isCheck() {
+		os.Exit(runCheck(ctx, cfg))
 	}
 	if IsWorker() {
 		return runWorker(ctx, cfg)
@@ -143,8 +152,9 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	} else if err := closeStores(opened); err != nil {
 		return err
 	}
-	// Compile here first: a bad module fails now, before any worker
-	// starts, and the workers find the compiled code in the cache.
+	// Check first: a bad module fails now, before any worker starts,
+	// and the workers find the compiled code in the cache the check
+	// filled.
 	copies := &moduleCopies{dir: dir}
 	first, err := copies.check(ctx, cfg)
 	if err != nil {
@@ -224,24 +234,24 @@ type moduleCopies struct {
 	current string
 }
 
-// check reads the module, loads it as a worker would, and returns the path
-// of a copy of what it read.
+// check reads the module, loads it as a worker would in a check process
+// (see modcheck.go), and returns the path of a copy of what it read.
 func (m *moduleCopies) check(ctx context.Context, cfg Config) (string, error) {
-	wasm, err := os.ReadFile(cfg.Module)
-	if err != nil {
-		return "", fmt.Errorf("load module: %w", err)
-	}
-	h, err := host.New(ctx, wasm, cfg.Host)
-	if err != nil {
-		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
-	}
-	if err := h.Close(ctx); err != nil {
-		return "", err
+	wasm := cfg.Wasm
+	if wasm == nil {
+		var err error
+		if wasm, err = os.ReadFile(cfg.Module); err != nil {
+			return "", fmt.Errorf("load module: %w", err)
+		}
 	}
 	m.n++
-	path := filepath.Join(m.dir, fmt.Sprintf("module-%d.wasm", m.n))
+	path := copyPath(m.dir, m.n)
 	if err := os.WriteFile(path, wasm, 0o400); err != nil {
 		return "", fmt.Errorf("copy module: %w", err)
+	}
+	if err := checkInChild(ctx, cfg, path); err != nil {
+		m.drop(path)
+		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
 	}
 	return path, nil
 }

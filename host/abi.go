@@ -91,7 +91,9 @@ func instantiateHostModule(ctx context.Context, r wazero.Runtime, name string, f
 		fn := f.fn
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, _ api.Module, stack []uint64) {
-				fn(&ctx.Value(instanceKey{}).(*instance).ex, stack)
+				inst := ctx.Value(instanceKey{}).(*instance)
+				inst.check() // an interrupted guest does no more work here
+				fn(&inst.ex, stack)
 			}), f.params, f.results).
 			Export(f.name)
 	}
@@ -211,7 +213,7 @@ func (ex *exchange) logEnabled(stack []uint64) {
 func (ex *exchange) log(stack []uint64) {
 	msg := ex.read(stack[1], stack[2], "log")
 	if level, ok := slogLevel(int32(stack[0])); ok {
-		ex.inst.log(level, string(msg))
+		ex.inst.log(level, string(msg[:min(len(msg), maxLogLine)]))
 	}
 }
 
@@ -382,8 +384,8 @@ func (ex *exchange) headerField(stack []uint64, what string) (name, value string
 		trap("%s: %q is not a valid header name", what, name)
 	}
 	value = ex.readString(stack[3], stack[4], what)
-	if strings.ContainsAny(value, "\r\n\x00") {
-		trap("%s: the value of %s holds a line break or NUL", what, name)
+	if strings.IndexFunc(value, controlRune) >= 0 {
+		trap("%s: the value of %s holds a control byte", what, name)
 	}
 	return name, value
 }
@@ -406,12 +408,26 @@ func (ex *exchange) putHeader(stack []uint64, what string, add bool) {
 	switch {
 	case isHost(kind, name):
 		ex.r.Host = value
+	case key == "Content-Length":
+		// One length, in digits: two would let a client and a proxy
+		// disagree on where the response ends.
+		if value == "" || strings.Trim(value, "0123456789") != "" {
+			trap("%s: Content-Length %q is not a length", what, value)
+		}
+		if old := hdr.Get(key); old != "" && old != value {
+			trap("%s: Content-Length %q conflicts with %q", what, value, old)
+		}
+		hdr[key] = []string{value}
 	case add:
 		hdr[key] = append(hdr[key], value)
 	default:
 		hdr[key] = []string{value}
 	}
 }
+
+// controlRune reports a byte a header value may not hold: a control
+// character other than tab.
+func controlRune(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
 
 func (ex *exchange) removeHeader(stack []uint64) {
 	ex.inRequest("remove_header")
@@ -475,6 +491,8 @@ func (ex *exchange) readRequestBody(dst []byte) uint64 {
 		case err != nil:
 			if _, ok := err.(*http.MaxBytesError); ok {
 				ex.tooLarge = true
+			} else {
+				ex.badBody = err
 			}
 			trap("read_body: %v", err)
 		}
@@ -540,8 +558,10 @@ func (ex *exchange) getStatusCode(stack []uint64) {
 func (ex *exchange) setStatusCode(stack []uint64) {
 	ex.inRequest("set_status_code")
 	code := int(int32(stack[0]))
-	if code < 100 || code > 999 {
-		trap("set_status_code: %d is not a valid status code", code)
+	if code < 200 || code > 999 {
+		// Interim responses (1xx) and protocol switches (101) are the
+		// server's to send, never a guest's final status.
+		trap("set_status_code: %d is not a valid final status code", code)
 	}
 	ex.status = code
 }

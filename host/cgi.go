@@ -42,7 +42,17 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	logLine := func(level slog.Level, msg string, args ...any) {
 		h.cfg.Logger.Log(context.Background(), level, msg, append(args, "request_id", id)...)
 	}
-	stderr := &guestOutput{log: func(line string) { logLine(slog.LevelInfo, "guest stderr", "line", line) }}
+	// The guest runs under an interrupter that ctx's end — the timeout or
+	// the client gone — stops, in _start or in its start function alike.
+	run := newInterrupter()
+	stop := context.AfterFunc(ctx, func() { run.interrupt(context.Cause(ctx)) })
+	defer stop()
+	var logs logBudget
+	stderr := &guestOutput{stop: &run, log: func(line string) {
+		if logs.take(h.cfg.Logger, len(line), id) {
+			logLine(slog.LevelInfo, "guest stderr", "line", line)
+		}
+	}}
 	defer stderr.flush()
 
 	var body io.Reader = http.NoBody
@@ -55,25 +65,26 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	stdin := &cgiStdin{r: body}
 	stdout := &cgiStdout{w: w, max: h.cfg.MaxResponseBody, stdin: stdin}
 
-	mc := h.moduleConfig().
-		WithStartFunctions("_start").
+	mc := h.moduleConfig(&run).
 		WithArgs("handler").
-		WithStdin(stdin).
+		WithStdin(run.reader(stdin)).
 		WithStdout(stdout).
 		WithStderr(stderr)
 	for _, kv := range cgiEnv(r) {
 		mc = mc.WithEnv(kv[0], kv[1])
 	}
-	mod, err := h.runtime.InstantiateModule(ctx, h.compiled, mc)
-	if mod != nil {
+	mod, err := h.runtime.InstantiateModule(&run, h.compiled, mc)
+	if err == nil {
+		run.arm(mod)
+		err = runStart(&run, mod, "_start")
 		_ = mod.Close(context.Background())
 	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) && exit.ExitCode() == 0 {
 		err = nil
 	}
-	fail := func(status int, msg string, args ...any) {
-		logLine(slog.LevelError, msg, args...)
+	fail := func(level slog.Level, status int, msg string, args ...any) {
+		logLine(level, msg, args...)
 		if stdout.committed {
 			// Part of the response is on its way: cut the connection so
 			// the client sees a broken response rather than a short one.
@@ -83,19 +94,23 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		fail(http.StatusGatewayTimeout, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
+		fail(slog.LevelError, http.StatusGatewayTimeout, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
 	case r.Context().Err() != nil:
 		logLine(slog.LevelDebug, "client went away while the guest ran")
 	case stdin.tooLarge:
-		fail(http.StatusRequestEntityTooLarge, "request body over the limit", "max_body", h.cfg.MaxRequestBody)
+		fail(slog.LevelWarn, http.StatusRequestEntityTooLarge, "request body over the limit", "max_body", h.cfg.MaxRequestBody)
+	case stdin.bad != nil:
+		// The client's fault, not the guest's: at most INFO, so that
+		// clients cannot flood the log.
+		fail(slog.LevelInfo, http.StatusBadRequest, "malformed request body", "error", stdin.bad.Error())
 	case stdout.malformed != nil:
-		fail(http.StatusBadGateway, "malformed CGI response", "error", stdout.malformed.Error())
+		fail(slog.LevelError, http.StatusBadGateway, "malformed CGI response", "error", stdout.malformed.Error())
 	case stdout.overflow:
-		fail(http.StatusInternalServerError, "guest response over the limit", "max_response", h.cfg.MaxResponseBody)
+		fail(slog.LevelError, http.StatusInternalServerError, "guest response over the limit", "max_response", h.cfg.MaxResponseBody)
 	case err != nil:
-		fail(http.StatusInternalServerError, "guest failed", "error", firstLine(err).Error())
+		fail(slog.LevelError, http.StatusInternalServerError, "guest failed", "error", firstLine(err).Error())
 	case !stdout.committed:
-		fail(http.StatusBadGateway, "malformed CGI response", "error", errNoBlankLine.Error())
+		fail(slog.LevelError, http.StatusBadGateway, "malformed CGI response", "error", errNoBlankLine.Error())
 	}
 }
 
@@ -248,14 +263,19 @@ func parseCGIHeader(head []byte) (int, http.Header, error) {
 			return 0, nil, fmt.Errorf("header line %q is not Name: value", line)
 		}
 		value = strings.TrimSpace(value)
+		if strings.IndexFunc(value, controlRune) >= 0 {
+			return 0, nil, fmt.Errorf("the value of %s holds a control byte", name)
+		}
 		if !strings.EqualFold(name, "Status") {
 			hdr.Add(name, value)
 			continue
 		}
 		code, _, _ := strings.Cut(value, " ")
 		var err error
-		if status, err = strconv.Atoi(code); err != nil || status < 100 || status > 999 {
-			return 0, nil, fmt.Errorf("status %q is not a status code", value)
+		// Interim responses (1xx) are the server's to send, never a
+		// program's final status.
+		if status, err = strconv.Atoi(code); err != nil || status < 200 || status > 999 {
+			return 0, nil, fmt.Errorf("status %q is not a final status code", value)
 		}
 	}
 	if hdr.Get("Location") != "" && status == http.StatusOK {
@@ -265,17 +285,22 @@ func parseCGIHeader(head []byte) (int, http.Header, error) {
 }
 
 // cgiStdin is the request body as the guest's stdin; it notes a body over
-// the limit so the client gets 413 rather than 500.
+// the limit, or one that could not be read, so the client gets 413 or 400
+// rather than 500.
 type cgiStdin struct {
 	r        io.Reader
 	tooLarge bool
+	bad      error // reading the body failed: the client's fault
 }
 
 func (s *cgiStdin) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	switch {
+	case errors.As(err, &tooLarge):
 		s.tooLarge = true
+	case err != nil && err != io.EOF:
+		s.bad = err
 	}
 	return n, err
 }

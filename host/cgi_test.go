@@ -91,6 +91,9 @@ func TestCGIBodyOverTheLimitGets413(t *testing.T) {
 func TestCGIMountsAreReadOnly(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "greeting.txt"), []byte("hi from the host"), 0o644))
+	// Symlinks out of the mount: the guest must not follow them.
+	require.NoError(t, os.Symlink("/etc/passwd", filepath.Join(dir, "passwd")))
+	require.NoError(t, os.Symlink("/", filepath.Join(dir, "up")))
 	h := cgiGuest(t, Config{Mounts: []Mount{{HostPath: dir, GuestPath: "/data"}}})
 
 	rec := serve(h, httptest.NewRequest("GET", "/file?/data/greeting.txt", nil))
@@ -98,6 +101,12 @@ func TestCGIMountsAreReadOnly(t *testing.T) {
 	assert.Equal(t, "<nil>", rec.Header().Get("X-Read-Error"))
 	assert.NotEqual(t, "<nil>", rec.Header().Get("X-Write-Error"), "the mount is read-only")
 	assert.NoFileExists(t, filepath.Join(dir, "greeting.txt.new"))
+
+	for _, escape := range []string{"/data/passwd", "/data/up/etc/passwd", "/data/../etc/passwd"} {
+		rec := serve(h, httptest.NewRequest("GET", "/file?"+escape, nil))
+		assert.NotEqual(t, "<nil>", rec.Header().Get("X-Read-Error"), "%s stays sealed", escape)
+		assert.NotContains(t, rec.Body.String(), "root:", escape)
+	}
 
 	unmounted := cgiGuest(t, Config{})
 	rec = serve(unmounted, httptest.NewRequest("GET", "/file?/data/greeting.txt", nil))

@@ -135,6 +135,16 @@ type Config struct {
 	// Next is the handler a guest reaches by returning next=1 from
 	// handle_request. Default: 404 Not Found. Handler.Wrap sets it per use.
 	Next http.Handler
+
+	// Functions are the host functions guests may call, by name
+	// (wasmcluster.call). None by default.
+	Functions map[string]Function
+	// FunctionLimits bound the calls to Functions.
+	FunctionLimits FunctionLimits
+
+	// Outbound lets guests send HTTP requests to the destinations it
+	// allows. None by default.
+	Outbound Outbound
 }
 
 func (c Config) withDefaults() Config {
@@ -163,5 +173,7 @@ func (c Config) withDefaults() Config {
 	if c.Next == nil {
 		c.Next = http.NotFoundHandler()
 	}
+	c.FunctionLimits = c.FunctionLimits.withDefaults()
+	c.Outbound = c.Outbound.withDefaults()
 	return c
 }

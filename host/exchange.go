@@ -39,6 +39,7 @@ type exchange struct {
 	body         io.Reader // r.Body behind the size limit, opened on first read
 	bodyEOF      bool
 	tooLarge     bool
+	badBody      error  // reading the body failed: the client's fault
 	readBuffered []byte // what the guest read, replayed to next (buffer request)
 	newBody      []byte // what the guest wrote as the request body
 	bodyReplaced bool
@@ -53,6 +54,8 @@ type exchange struct {
 	passing   passThrough // next's writer without buffer response
 
 	ext extState // the last call into the wasmcluster host module
+
+	scope scope // the request's capabilities: context, limits, handles
 }
 
 // responseBuffer holds the response body while buffer response is on: what
@@ -156,6 +159,7 @@ func reuse(b []byte) []byte {
 
 // clear drops the references to the finished request.
 func (ex *exchange) clear() {
+	ex.scope.end()
 	ex.w, ex.r, ex.next, ex.body = nil, nil, nil, nil
 }
 
@@ -350,6 +354,9 @@ func (ex *exchange) fail(err error) {
 	case ex.tooLarge:
 		status = http.StatusRequestEntityTooLarge
 		inst.log(slog.LevelWarn, "request body over the limit", "max_body", inst.h.cfg.MaxRequestBody)
+	case ex.badBody != nil:
+		status = http.StatusBadRequest
+		inst.log(slog.LevelInfo, "malformed request body", "error", ex.badBody.Error())
 	case errors.Is(err, errResponseTooLarge):
 		inst.log(slog.LevelError, err.Error(), "max_response", inst.h.cfg.MaxResponseBody)
 	default:

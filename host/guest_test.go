@@ -41,8 +41,14 @@ const abiImports = `
 // exported as "memory", the data segments (each "offset text"), and funcs,
 // which define at least handle_request.
 func guestWAT(funcs string, data ...string) string {
+	return guestWATImporting("", funcs, data...)
+}
+
+// guestWATImporting is guestWAT with more imports, such as functions of
+// the wasmcluster module.
+func guestWATImporting(imports, funcs string, data ...string) string {
 	var b strings.Builder
-	b.WriteString("(module\n" + abiImports + "  (memory (export \"memory\") 1)\n")
+	b.WriteString("(module\n" + abiImports + imports + "  (memory (export \"memory\") 1)\n")
 	for _, d := range data {
 		offset, text, _ := strings.Cut(d, " ")
 		fmt.Fprintf(&b, "  (data (i32.const %s) %q)\n", offset, text)

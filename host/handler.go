@@ -25,12 +25,16 @@ type Handler struct {
 	runtime  wazero.Runtime
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
+	mounts   wazero.FSConfig // nil without Config.Mounts
+	roots    []*os.Root      // the mounts' directories, held open
 
 	// serve runs one request in the resolved mode.
 	serve func(w http.ResponseWriter, r *http.Request, next http.Handler)
 
 	pool   *pool         // ModeHandler only
 	cgiSem chan struct{} // ModeCGI only: bounds concurrent runs
+
+	outbound *outboundClient // the guests' outbound requests
 
 	requestSeq atomic.Uint64
 }
@@ -51,26 +55,35 @@ func Load(ctx context.Context, path string, cfg Config) (*Handler, error) {
 
 // New compiles wasm and returns a Handler for it. In ModeHandler it also
 // starts one instance, so that a module that cannot run fails here rather
-// than on the first request.
+// than on the first request. Whatever the bytes, New returns an error
+// rather than panic; but an out-of-memory in the compiler ends the
+// process, so a program that takes modules it does not trust checks them
+// in a process of its own first (wasmcluster.Run does).
 func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("the host failed on the module: %v", p)
+		}
+		if err != nil {
+			_ = h.Close(ctx)
+		}
+	}()
+	if h.outbound, err = newOutboundClient(cfg.Outbound); err != nil {
+		return nil, err
+	}
 
-	// Handler modules get interrupt checks of their own (see
-	// interrupt.go); the rest rely on wazero's context checks.
-	instrumented := false
-	if secs, err := parseSections(wasm); err == nil {
-		if need := initialMemory(secs); need > cfg.MaxMemory {
-			return nil, fmt.Errorf("module needs %s of memory to start, over the limit of %s", mebibytes(need), mebibytes(cfg.MaxMemory))
-		}
-		if cfg.Mode == ModeHandler || cfg.Mode == ModeAuto && exportsFunction(secs, "handle_request") {
-			if out, err := instrument(secs, wasm[:8]); err == nil {
-				wasm, instrumented = out, true
-			}
-		}
+	// Every module gets interrupt checks of its own (see interrupt.go),
+	// once it is known to be valid as written.
+	if wasm, err = prepare(ctx, wasm, cfg.MaxMemory); err != nil {
+		return nil, err
+	}
+	if err = h.openMounts(); err != nil {
+		return nil, err
 	}
 	rc := wazero.NewRuntimeConfigCompiler().
-		WithCloseOnContextDone(!instrumented).
+		WithCloseOnContextDone(false).
 		WithMemoryLimitPages(uint32(min(cfg.MaxMemory/65536, 65536)))
 	if cfg.CompilationCacheDir != "" {
 		h.cache, err = wazero.NewCompilationCacheWithDir(cfg.CompilationCacheDir)
@@ -80,11 +93,6 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 		rc = rc.WithCompilationCache(h.cache)
 	}
 	h.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
-	defer func() {
-		if err != nil {
-			_ = h.Close(ctx)
-		}
-	}()
 
 	if _, err = wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
 		return nil, fmt.Errorf("instantiate WASI: %w", err)
@@ -145,6 +153,9 @@ func (h *Handler) Close(ctx context.Context) error {
 	if h.pool != nil {
 		h.pool.close()
 	}
+	if h.outbound != nil {
+		h.outbound.close()
+	}
 	var err error
 	if h.runtime != nil {
 		err = h.runtime.Close(ctx)
@@ -152,34 +163,55 @@ func (h *Handler) Close(ctx context.Context) error {
 	if h.cache != nil {
 		err = errors.Join(err, h.cache.Close(ctx))
 	}
+	for _, root := range h.roots {
+		err = errors.Join(err, root.Close())
+	}
+	h.roots = nil
 	return err
 }
 
 // moduleConfig is the WASI view every instance gets: the configured
-// environment and mounts, real clocks and randomness, nothing else.
-func (h *Handler) moduleConfig() wazero.ModuleConfig {
+// environment and mounts, real clocks and randomness, nothing else. No
+// start function runs on instantiation: the caller runs them, under c.
+func (h *Handler) moduleConfig(c *interrupter) wazero.ModuleConfig {
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions().
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
-		WithRandSource(rand.Reader)
+		WithNanosleep(c.sleep).
+		WithRandSource(c.reader(rand.Reader))
 	for _, k := range sortedKeys(h.cfg.Env) {
 		mc = mc.WithEnv(k, h.cfg.Env[k])
 	}
-	if len(h.cfg.Mounts) > 0 {
-		fc := wazero.NewFSConfig()
-		for _, m := range h.cfg.Mounts {
-			guest := m.GuestPath
-			if guest == "" {
-				guest = m.HostPath
-			}
-			fc = fc.WithReadOnlyDirMount(m.HostPath, guest)
-		}
-		mc = mc.WithFSConfig(fc)
+	if h.mounts != nil {
+		mc = mc.WithFSConfig(h.mounts)
 	}
 	return mc
+}
+
+// openMounts opens the configured mounts. Each is an os.Root: a path
+// that resolves outside its directory — through "..", or a symlink to
+// elsewhere — is refused, and the guest gets no way to write.
+func (h *Handler) openMounts() error {
+	if len(h.cfg.Mounts) == 0 {
+		return nil
+	}
+	fc := wazero.NewFSConfig()
+	for _, m := range h.cfg.Mounts {
+		root, err := os.OpenRoot(m.HostPath)
+		if err != nil {
+			return fmt.Errorf("mount: %w", err)
+		}
+		h.roots = append(h.roots, root)
+		guest := m.GuestPath
+		if guest == "" {
+			guest = m.HostPath
+		}
+		fc = fc.WithFSMount(root.FS(), guest)
+	}
+	h.mounts = fc
+	return nil
 }
 
 // resolveMode checks that the module exports what its mode needs.
@@ -224,7 +256,7 @@ func resolveMode(m wazero.CompiledModule, want Mode) (Mode, error) {
 func checkSignature(f api.FunctionDefinition, params, results []api.ValueType) error {
 	if string(f.ParamTypes()) != string(params) || string(f.ResultTypes()) != string(results) {
 		return fmt.Errorf("export %s has signature %s, want %s",
-			f.ExportNames()[0], signature(f.ParamTypes(), f.ResultTypes()), signature(params, results))
+			printable(f.ExportNames()[0]), signature(f.ParamTypes(), f.ResultTypes()), signature(params, results))
 	}
 	return nil
 }
@@ -244,6 +276,7 @@ func signature(params, results []api.ValueType) string {
 func checkImports(m wazero.CompiledModule) error {
 	for _, f := range m.ImportedFunctions() {
 		mod, name, _ := f.Import()
+		mod, name = printable(mod), printable(name)
 		switch mod {
 		case abiModule:
 			if !abiFunctions[name] {
@@ -261,9 +294,22 @@ func checkImports(m wazero.CompiledModule) error {
 	}
 	if mems := m.ImportedMemories(); len(mems) > 0 {
 		mod, name, _ := mems[0].Import()
+		mod, name = printable(mod), printable(name)
 		return fmt.Errorf("module imports memory %s.%s; it must define its own", mod, name)
 	}
 	return nil
+}
+
+// printable is a name from a module as an error message may show it:
+// as it is when it is plain, quoted when it holds anything a terminal
+// could take for a control sequence.
+func printable(s string) string {
+	for _, r := range s {
+		if r < ' ' || r > '~' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // mebibytes formats a size in bytes for people.

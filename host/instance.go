@@ -15,7 +15,8 @@ import (
 // newInstance returns an instance not yet started: the pool shows it to
 // the watchdog before start runs any guest code.
 func (h *Handler) newInstance() *instance {
-	inst := &instance{h: h, done: make(chan struct{})}
+	inst := &instance{interrupter: newInterrupter(), h: h}
+	inst.stdout.stop, inst.stderr.stop = &inst.interrupter, &inst.interrupter
 	inst.stdout.log = func(line string) { inst.log(slog.LevelInfo, "guest stdout", "line", line) }
 	inst.stderr.log = func(line string) { inst.log(slog.LevelInfo, "guest stderr", "line", line) }
 	inst.ex.inst = inst
@@ -32,30 +33,40 @@ func (i *instance) start() error {
 	i.begin(nil, h.cfg.Timeout)
 	defer i.end()
 
-	mc := h.moduleConfig().WithStdout(&i.stdout).WithStderr(&i.stderr)
+	mc := h.moduleConfig(&i.interrupter).WithStdout(&i.stdout).WithStderr(&i.stderr)
 	mod, err := h.runtime.InstantiateModule(i, h.compiled, mc)
 	if err != nil {
 		return fmt.Errorf("start instance: %w", i.initError(err))
 	}
 	i.mod = mod
 	i.mem = mod.Memory()
-	if flag, ok := mod.ExportedGlobal(interruptGlobal).(api.MutableGlobal); ok {
-		i.flag.Store(&flag)
-	}
+	i.arm(mod)
 	i.handleRequest = mod.ExportedFunction("handle_request")
 	i.handleResponse = mod.ExportedFunction("handle_response")
-	for _, name := range []string{startExport, "_initialize", "_start"} {
+	if err := runStart(i, mod, "_initialize", "_start"); err != nil {
+		_ = mod.Close(context.Background())
+		return fmt.Errorf("initialize instance: %w", i.initError(err))
+	}
+	return nil
+}
+
+// runStart runs a module's initialization as the watchdog sees it: the
+// start function the instrumenter exported in place of the start section,
+// then each export named in then (_initialize and _start for a handler —
+// TinyGo's default build initializes in _start —, _start for a command),
+// each when the module has it.
+// ctx is the guest's interrupter, or the instance that holds it.
+func runStart(ctx context.Context, mod api.Module, then ...string) error {
+	for _, name := range append([]string{startExport}, then...) {
 		fn := mod.ExportedFunction(name)
 		if fn == nil {
 			continue
 		}
-		err := i.Err() // an interrupt that came before the flag was there
-		if err == nil {
-			err = i.call(fn)
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-		if err != nil {
-			_ = mod.Close(context.Background())
-			return fmt.Errorf("initialize instance: %w", i.initError(err))
+		if _, err := fn.Call(ctx); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -98,28 +109,71 @@ func (i *instance) requestID() string {
 	return strconv.FormatUint(ex.seq, 10)
 }
 
-// log writes one guest log line with the request's id.
+// log writes one guest log line with the request's id, within the
+// request's log budget.
 func (i *instance) log(level slog.Level, msg string, args ...any) {
 	logger := i.h.cfg.Logger
 	if !logger.Enabled(context.Background(), level) {
 		return
 	}
-	if id := i.requestID(); id != "" {
+	id := i.requestID()
+	if id != "" {
 		args = append(args, "request_id", id)
 	}
-	logger.Log(context.Background(), level, msg, args...)
+	if i.logs.take(logger, len(msg)+lineLen(args), id) {
+		logger.Log(context.Background(), level, msg, args...)
+	}
 }
 
-// maxLogLine bounds one line of guest output; longer lines are split.
-const maxLogLine = 4096
+// lineLen is the length of a log line's string attributes.
+func lineLen(args []any) int {
+	n := 0
+	for _, a := range args {
+		if s, ok := a.(string); ok {
+			n += len(s)
+		}
+	}
+	return n
+}
+
+// Bounds of guest logging: one line (log calls are cut there, output
+// lines split there), and what one request may log in all, counting
+// logLineCost bytes for each line besides its text.
+const (
+	maxLogLine       = 4096
+	maxLogPerRequest = 256 << 10
+	logLineCost      = 64
+)
+
+// logBudget is what a guest may still log for one request; the zero
+// value is a full budget.
+type logBudget struct{ used int }
+
+// take spends n bytes (and a line's cost) of the budget and reports
+// whether the line may go out. The line that crosses the limit is
+// replaced by one saying so; after it, nothing more goes out.
+func (b *logBudget) take(logger *slog.Logger, n int, requestID string) bool {
+	if b.used > maxLogPerRequest {
+		return false
+	}
+	b.used += n + logLineCost
+	if b.used <= maxLogPerRequest {
+		return true
+	}
+	logger.Warn("guest log over the limit; the rest for this request is dropped",
+		"limit", maxLogPerRequest, "request_id", requestID)
+	return false
+}
 
 // guestOutput turns a guest's stdout or stderr into log lines.
 type guestOutput struct {
-	log func(line string)
-	buf []byte
+	log  func(line string)
+	stop *interrupter // checked before each write
+	buf  []byte
 }
 
 func (g *guestOutput) Write(p []byte) (int, error) {
+	g.stop.check()
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')

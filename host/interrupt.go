@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // A runaway guest must be stoppable, and must not stall the Go runtime:
@@ -13,15 +14,18 @@ import (
 // but Go's own Wasm code runs a loop in every function, and a Go guest ran
 // about four times slower for it.
 //
-// Instead, handler modules are instrumented before compiling. Two mutable
-// globals are added: a budget of loop iterations, which the head of every
-// loop spends, and an interrupt flag, exported as interruptGlobal. When the
-// budget runs out, the guest checks the flag — trapping if it is set — and
-// does memory.grow 0, a call into the host where the Go runtime can stop
-// the world, then refills the budget. The watchdog interrupts a guest by
-// setting the flag; it takes effect within one budget of iterations, some
-// microseconds. Modules the instrumenter cannot read keep wazero's
-// mechanism.
+// Instead, every module is instrumented before compiling (after wazero
+// validated it as written, see module.go). Two mutable globals are added:
+// a budget of checks, which the head of every loop and the entry of every
+// function that calls spend, and an interrupt flag, exported as
+// interruptGlobal. wazero's own checks are at loop heads only, so a guest
+// that recurses without looping would never stop. When the budget runs
+// out, the guest checks the flag — trapping if it is set — and does
+// memory.grow 0, a call into the host where the Go runtime can stop the
+// world, then refills the budget. The watchdog interrupts a guest by
+// setting the flag; it takes effect within one budget of checks, some
+// microseconds. A module the instrumenter cannot read is refused: a guest
+// that could not be stopped is not served.
 
 // interruptGlobal names the flag global the instrumented module exports.
 const interruptGlobal = "wasmcluster.interrupt"
@@ -31,17 +35,19 @@ const interruptGlobal = "wasmcluster.interrupt"
 // watchdog can interrupt it.
 const startExport = "wasmcluster.start"
 
-// loopBudget is the loop iterations between calls into the host.
+// loopBudget is the checks (loop iterations, calls) between calls into
+// the host.
 const loopBudget = 1 << 16
 
 // errUnsupported means the module uses an instruction the instrumenter does
-// not know; such a module is served with wazero's context checks instead.
+// not know; such a module is refused.
 var errUnsupported = errors.New("unsupported instruction")
 
 // Wasm section ids.
 const (
 	secCustom = 0
 	secImport = 2
+	secTable  = 4
 	secMemory = 5
 	secGlobal = 6
 	secExport = 7
@@ -64,7 +70,7 @@ type section struct {
 // parseSections splits a module into its sections.
 func parseSections(wasm []byte) ([]section, error) {
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil, errors.New("not a Wasm binary")
+		return nil, errors.New("invalid magic number")
 	}
 	r := &wasmReader{b: wasm, at: 8}
 	var secs []section
@@ -109,49 +115,48 @@ func sectionPayload(secs []section, id byte) ([]byte, bool) {
 	return nil, false
 }
 
-// exportsFunction reports whether the module exports a function named name.
-func exportsFunction(secs []section, name string) bool {
-	payload, _ := sectionPayload(secs, secExport)
-	r := &wasmReader{b: payload}
-	for n := r.u32(); n > 0 && r.err == nil; n-- {
-		export := string(r.bytes(int(r.u32())))
-		kind := r.byte()
-		r.u32()
-		if kind == externFunc && export == name && r.err == nil {
-			return true
-		}
-	}
-	return false
-}
-
-// errNoMemory means the module defines no memory, which the loop check's
-// memory.grow needs; resolveMode then says what the module lacks.
-var errNoMemory = errors.New("module defines no memory")
-
 // instrument returns the module with the budget and interrupt flag
-// globals added, the flag exported, both checked at every loop head, and
-// its start function, if any, exported as startExport rather than run by
-// instantiation.
+// globals added, the flag exported, both checked at every loop head and at
+// the entry of every function that calls, and its start function, if any,
+// exported as startExport rather than run by instantiation. A module
+// without memory gets an empty one, of no pages and no growth, for the
+// check's memory.grow. secs must be a module wazero validated: everything
+// added comes after what the module's own code can name.
 func instrument(secs []section, header []byte) ([]byte, error) {
-	if _, ok := sectionPayload(secs, secMemory); !ok {
-		return nil, errNoMemory
-	}
-	importedGlobals, definedGlobals := 0, 0
+	importedGlobals, definedGlobals, hasMemory := 0, 0, false
 	for _, s := range secs {
 		switch s.id {
 		case secImport:
-			n, err := countImportedGlobals(s.payload)
+			globals, memories, err := countImports(s.payload)
 			if err != nil {
 				return nil, err
 			}
-			importedGlobals = n
+			importedGlobals, hasMemory = globals, hasMemory || memories > 0
 		case secGlobal:
 			definedGlobals = int((&wasmReader{b: s.payload}).u32())
+		case secMemory:
+			hasMemory = true
 		}
 	}
 	budget := uint32(importedGlobals + definedGlobals)
 	flag := budget + 1
 	check := loopCheck(budget, flag)
+
+	// The new globals (mutable i32s) end the global section, and their
+	// exports the export section; a section missing is made, in its place
+	// in the section order.
+	budgetGlobal := append(append([]byte{0x7f, 0x01, 0x41}, sleb(loopBudget)...), 0x0b) // mut i32 = loopBudget
+	flagGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}                                  // mut i32 = 0
+	added := map[byte][][]byte{
+		secGlobal: {budgetGlobal, flagGlobal},
+		secExport: {exportEntry(interruptGlobal, externGlobal, flag)},
+	}
+	if start, ok := startFunction(secs); ok {
+		added[secExport] = append(added[secExport], exportEntry(startExport, externFunc, start))
+	}
+	if !hasMemory {
+		added[secMemory] = [][]byte{{0x01, 0x00, 0x00}} // limits: min 0, max 0
+	}
 
 	out := bytes.NewBuffer(append([]byte(nil), header...))
 	write := func(id byte, payload []byte) {
@@ -159,35 +164,24 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 		out.Write(uleb(uint32(len(payload))))
 		out.Write(payload)
 	}
-	// The new global (mutable i32, 0) ends the global section, and its
-	// export the export section; either section is made if missing, in
-	// its place in the section order.
-	budgetGlobal := append(append([]byte{0x7f, 0x01, 0x41}, sleb(loopBudget)...), 0x0b) // mut i32 = loopBudget
-	flagGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b}                                  // mut i32 = 0
-	newGlobals := [][]byte{budgetGlobal, flagGlobal}
-	newExports := [][]byte{exportEntry(interruptGlobal, externGlobal, flag)}
-	if start, ok := startFunction(secs); ok {
-		newExports = append(newExports, exportEntry(startExport, externFunc, start))
-	}
-	wroteGlobal, wroteExport := false, false
-	for _, s := range secs {
-		if s.id != secCustom {
-			if !wroteGlobal && sectionOrder(s.id) > sectionOrder(secGlobal) {
-				write(secGlobal, appendEntries(nil, newGlobals...))
-				wroteGlobal = true
-			}
-			if !wroteExport && sectionOrder(s.id) > sectionOrder(secExport) {
-				write(secExport, appendEntries(nil, newExports...))
-				wroteExport = true
+	// writeAddedBefore writes the added sections the module lacks that go
+	// before a section of id (all that are left for id 0xff).
+	writeAddedBefore := func(id byte) {
+		for _, a := range []byte{secMemory, secGlobal, secExport} {
+			if entries, ok := added[a]; ok && (id == 0xff || sectionOrder(a) < sectionOrder(id)) {
+				write(a, appendEntries(nil, entries...))
+				delete(added, a)
 			}
 		}
+	}
+	for _, s := range secs {
+		if s.id != secCustom {
+			writeAddedBefore(s.id)
+		}
 		switch {
-		case s.id == secGlobal:
-			write(s.id, appendEntries(s.payload, newGlobals...))
-			wroteGlobal = true
-		case s.id == secExport:
-			write(s.id, appendEntries(s.payload, newExports...))
-			wroteExport = true
+		case s.id == secGlobal || s.id == secExport:
+			write(s.id, appendEntries(s.payload, added[s.id]...))
+			delete(added, s.id)
 		case s.id == secCode:
 			code, err := instrumentCode(s.payload, check)
 			if err != nil {
@@ -202,12 +196,7 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 			write(s.id, s.payload)
 		}
 	}
-	if !wroteGlobal {
-		write(secGlobal, appendEntries(nil, newGlobals...))
-	}
-	if !wroteExport {
-		write(secExport, appendEntries(nil, newExports...))
-	}
+	writeAddedBefore(0xff)
 	return out.Bytes(), nil
 }
 
@@ -286,9 +275,9 @@ func isDebugSection(payload []byte) bool {
 	return r.err == nil && bytes.HasPrefix(name, []byte(".debug_"))
 }
 
-func countImportedGlobals(payload []byte) (int, error) {
+// countImports counts the globals and memories a module imports.
+func countImports(payload []byte) (globals, memories int, err error) {
 	r := &wasmReader{b: payload}
-	globals := 0
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
 		r.bytes(int(r.u32())) // module
 		r.bytes(int(r.u32())) // name
@@ -300,18 +289,21 @@ func countImportedGlobals(payload []byte) (int, error) {
 			r.limits()
 		case 2: // memory: limits
 			r.limits()
+			memories++
 		case externGlobal: // global: valtype, mutability
 			r.byte()
 			r.byte()
 			globals++
 		default:
-			return 0, errUnsupported
+			return 0, 0, errUnsupported
 		}
 	}
-	return globals, r.err
+	return globals, memories, r.err
 }
 
-// instrumentCode inserts check after the block type of every loop.
+// instrumentCode inserts check after the block type of every loop, and
+// at the start of every function that calls: a call graph can recurse, or
+// fan out exponentially, without a loop anywhere.
 func instrumentCode(payload, check []byte) ([]byte, error) {
 	r := &wasmReader{b: payload}
 	n := r.u32()
@@ -320,12 +312,13 @@ func instrumentCode(payload, check []byte) ([]byte, error) {
 	for ; n > 0 && r.err == nil; n-- {
 		size := r.u32()
 		fn := &wasmReader{b: r.bytes(int(size))}
-		body = body[:0]
 		for groups := fn.u32(); groups > 0 && fn.err == nil; groups-- { // locals
 			fn.u32()
 			fn.byte()
 		}
-		body = append(body, fn.b[:fn.at]...)
+		body = append(body[:0], fn.b[:fn.at]...)
+		body = append(body, check...)
+		entry, calls := len(body), false
 		for !fn.done() && fn.err == nil {
 			start := fn.at
 			op := fn.byte()
@@ -333,15 +326,24 @@ func instrumentCode(payload, check []byte) ([]byte, error) {
 				return nil, err
 			}
 			body = append(body, fn.b[start:fn.at]...)
-			if op == 0x03 { // loop
+			switch op {
+			case 0x03: // loop
 				body = append(body, check...)
+			case 0x10, 0x11, 0x12, 0x13, 0x14, 0x15: // call, call_indirect, return_call..., call_ref...
+				calls = true
 			}
 		}
 		if fn.err != nil {
 			return nil, fn.err
 		}
+		if !calls {
+			body = slices.Delete(body, entry-len(check), entry)
+		}
 		out = append(out, uleb(uint32(len(body)))...)
 		out = append(out, body...)
+	}
+	if r.err == nil && !r.done() {
+		r.err = errors.New("bytes after the last function body")
 	}
 	return out, r.err
 }

@@ -61,7 +61,8 @@ func TestRunawayGuestGets504WithinTheDeadline(t *testing.T) {
 	rec := serve(h, httptest.NewRequest("POST", "/", nil))
 	elapsed := time.Since(start)
 	assert.Equal(t, http.StatusGatewayTimeout, rec.Code)
-	assert.Less(t, elapsed, timeout+100*time.Millisecond)
+	// The bound the README promises: timeout + 0.5 s.
+	assert.Less(t, elapsed, timeout+500*time.Millisecond)
 	assert.GreaterOrEqual(t, elapsed, timeout)
 	assert.Contains(t, logs.String(), `msg="guest exceeded its deadline" timeout=300ms`)
 

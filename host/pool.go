@@ -15,12 +15,12 @@ import (
 // requests it waits in the pool with its memory (and so the guest's
 // globals) intact.
 //
-// An instance is also the context.Context of its own calls: host functions
-// find it with Value, and the watchdog interrupts a running guest by
-// setting the interrupt flag of an instrumented module (see interrupt.go)
-// or, for any other, by closing done, which wazero then watches. An
-// interrupted instance is never reused.
+// An instance is also the context.Context of its own calls, through its
+// interrupter: host functions find the instance with Value, and the
+// watchdog interrupts a running guest with interrupt. An interrupted
+// instance is never reused.
 type instance struct {
+	interrupter
 	h              *Handler
 	mod            api.Module
 	mem            api.Memory
@@ -34,49 +34,22 @@ type instance struct {
 	ex           exchange // the request in progress, reset for each
 
 	stdout, stderr guestOutput
+	logs           logBudget         // reset for each request
 	strings        map[string]string // interned strings read from the guest
 
 	// Set while a request runs, read by the watchdog.
 	active   atomic.Pointer[http.Request]
 	deadline atomic.Int64 // unix nanoseconds
-
-	// An interrupt closes done, for modules wazero watches, and sets flag,
-	// the interrupt flag of instrumented modules (see interrupt.go).
-	done     chan struct{}
-	flag     atomic.Pointer[api.MutableGlobal]
-	doneOnce sync.Once
-	err      atomic.Pointer[error]
 }
 
 type instanceKey struct{}
 
-func (i *instance) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (i *instance) Done() <-chan struct{}       { return i.done }
-
-func (i *instance) Err() error {
-	if err := i.err.Load(); err != nil {
-		return *err
-	}
-	return nil
-}
-
+// Value makes the instance findable from the context of its calls.
 func (i *instance) Value(key any) any {
 	if key == (instanceKey{}) {
 		return i
 	}
-	return nil
-}
-
-// interrupt stops the guest if it is running; the instance is then
-// unusable.
-func (i *instance) interrupt(cause error) {
-	i.doneOnce.Do(func() {
-		i.err.Store(&cause)
-		close(i.done)
-	})
-	if flag := i.flag.Load(); flag != nil {
-		(*flag).Set(1)
-	}
+	return i.interrupter.Value(key)
 }
 
 // call runs fn with the instance as context; results land in i.stack.
@@ -88,6 +61,7 @@ func (i *instance) call(fn api.Function) error {
 // be nil outside a request) is watched for cancellation, and the guest is
 // interrupted after timeout.
 func (i *instance) begin(r *http.Request, timeout time.Duration) {
+	i.logs = logBudget{}
 	i.deadline.Store(time.Now().Add(timeout).UnixNano())
 	if r == nil {
 		r = idleRequest

@@ -111,6 +111,7 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 		response = sizeFlag(host.DefaultMaxResponseBody)
 		env      = listFlag{}
 		dirs     = listFlag{}
+		allowOut = listFlag{}
 		config   string
 		mode     string
 		logLevel string
@@ -129,6 +130,7 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	fs.IntVar(&cfg.Host.MaxInstances, "instances", 0, "`n` handler instances per worker: requests it runs at once; more wait (0: four per worker thread)")
 	fs.Var(&env, "env", "set `KEY=VALUE` in the handler's environment, otherwise empty (repeatable)")
 	fs.Var(&dirs, "dir", "host directory the handler may read (not write), written `HOST[:GUEST]`: the handler sees HOST at path GUEST, which defaults to HOST (repeatable)")
+	fs.Var(&allowOut, "allow-outbound", "destination the handler may send HTTP requests to, a `pattern` scheme://host[:port] with * for any scheme, host prefix or port: https://api.example.com, https://*.example.com:8443, http://127.0.0.1:* (repeatable; default: none)")
 	fs.StringVar(&config, "config", "", "`file` whose bytes the handler reads with get_config")
 	fs.StringVar(&mode, "mode", "auto", "`kind` of handler: auto (from its exports), handler (http-wasm) or cgi (WASI command)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file`; with --tls-key, serve HTTPS and HTTP/2")
@@ -220,6 +222,10 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	}
 	if cfg.Host.Mounts, err = parseDirs(dirs); err != nil {
 		return cfg, err
+	}
+	cfg.Host.Outbound.Allow = allowOut
+	if err := host.CheckOutboundAllow(allowOut); err != nil {
+		return cfg, fmt.Errorf("--allow-outbound: %w", err)
 	}
 	if config != "" {
 		if cfg.Host.GuestConfig, err = os.ReadFile(config); err != nil {

@@ -60,6 +60,9 @@ func TestParseServe(t *testing.T) {
 			assert.Equal(t, int64(-1), cfg.Host.MaxRequestBody)
 			assert.Equal(t, int64(-1), cfg.Host.MaxResponseBody)
 		}},
+		{"outbound allow-list", []string{"x.wasm", "--allow-outbound", "https://api.example.com", "--allow-outbound", "http://127.0.0.1:*"}, func(t *testing.T, cfg wasmcluster.Config) {
+			assert.Equal(t, []string{"https://api.example.com", "http://127.0.0.1:*"}, cfg.Host.Outbound.Allow)
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -104,6 +107,8 @@ func TestRunUsageErrors(t *testing.T) {
 			`invalid value "-2" for flag -max-body: "-2" is not a size like 1048576, 64KiB or 10MB`},
 		{"response overflow", []string{"x.wasm", "--max-response", "10000000000GB"},
 			`invalid value "10000000000GB" for flag -max-response: "10000000000GB" is too large`},
+		{"bad outbound pattern", []string{"x.wasm", "--allow-outbound", "api.example.com"},
+			`--allow-outbound: outbound pattern "api.example.com": want scheme://host[:port], such as https://api.example.com`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,6 +31,22 @@
   (import "http_handler" "get_status_code" (func $get_status_code (result i32)))
   (import "http_handler" "set_status_code" (func $set_status_code (param i32)))
 
+  ;; --- wasmcluster's own module: host functions, outbound HTTP. -------
+  ;; Uncomment what you use (a guest importing them runs on wasmcluster
+  ;; only). Each returns an i64: >= 0 the result's length (written at buf
+  ;; if it fit, else read it with read_result), -1 failed (last_error has
+  ;; why), -2 not found. http_request's value is a handle. See ../ABI.md;
+  ;; examples/capabilities/wat/capabilities.wat uses them all.
+  ;; (import "wasmcluster" "read_result" (func $read_result (param i32 i32) (result i32)))
+  ;; (import "wasmcluster" "last_error" (func $last_error (param i32 i32) (result i32)))
+  ;; (import "wasmcluster" "call" (func $call (param i32 i32 i32 i32 i32 i32) (result i64)))
+  ;; (import "wasmcluster" "http_request" (func $http_request (param i32 i32 i32 i32) (result i64)))
+  ;; (import "wasmcluster" "http_header" (func $http_header (param i32 i32 i32 i32 i32) (result i64)))
+  ;; (import "wasmcluster" "http_write" (func $http_write (param i32 i32 i32) (result i64)))
+  ;; (import "wasmcluster" "http_send" (func $http_send (param i32 i32 i32) (result i64)))
+  ;; (import "wasmcluster" "http_read" (func $http_read (param i32 i32 i32) (result i64)))
+  ;; (import "wasmcluster" "http_close" (func $http_close (param i32) (result i64)))
+
   ;; --- Memory: the host reads and writes it. --------------------------
   ;; Constants at the bottom, a buffer above them.
   (memory (export "memory") 2)

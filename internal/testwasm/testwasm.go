@@ -62,8 +62,9 @@ func read(t testing.TB, path string) []byte {
 	return b
 }
 
-// WAT assembles WebAssembly text with wat2wasm and returns the binary.
-func WAT(t testing.TB, src string) []byte {
+// WAT assembles WebAssembly text with wat2wasm and returns the binary;
+// flags go to wat2wasm (--no-check makes an invalid module).
+func WAT(t testing.TB, src string, flags ...string) []byte {
 	t.Helper()
 	tool := Require(t, "wat2wasm")
 	dir := t.TempDir()
@@ -71,7 +72,7 @@ func WAT(t testing.TB, src string) []byte {
 	if err := os.WriteFile(in, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	Run(t, dir, nil, tool, in, "-o", out)
+	Run(t, dir, nil, tool, append([]string{in, "-o", out}, flags...)...)
 	return read(t, out)
 }
 

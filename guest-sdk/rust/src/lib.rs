@@ -21,6 +21,7 @@ mod flush;
 mod query;
 pub use flush::flush;
 pub use query::{parse_query, percent_decode};
+pub mod capabilities;
 
 /// The raw imports of the ABI (module `http_handler`); see ../../ABI.md.
 pub mod sys {
