@@ -25,6 +25,10 @@ func TestCounterCountsPosts(t *testing.T) {
 	for name, wasm := range map[string]func() []byte{
 		"go":  func() []byte { b, _ := os.ReadFile(testwasm.GoReactor(t, "examples/counter")); return b },
 		"wat": func() []byte { return testwasm.WAT(t, string(wat)) },
+		"assemblyscript": func() []byte {
+			b, _ := os.ReadFile(testwasm.AssemblyScript(t, "examples/counter/assemblyscript/counter.ts"))
+			return b
+		},
 		"rust": func() []byte {
 			b, _ := os.ReadFile(testwasm.Rust(t, "examples/counter/rust/counter.rs"))
 			return b
