@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -112,6 +113,28 @@ func Run(t *testing.T, s kv.Store) {
 	ok, err = s.CompareAndSwap(ctx, "t", nil, []byte("back"), 0)
 	must(err)
 	expect("CompareAndSwap creating an expired key", ok, true)
+
+	// Of concurrent compare-and-swaps that create a key, one wins.
+	for round := range 20 {
+		key := fmt.Sprint("create-", round)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ok, err := s.CompareAndSwap(ctx, key, nil, []byte("mine"), 0)
+				if err != nil {
+					t.Error(err)
+				}
+				if ok {
+					wins.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		expect("compare-and-swaps that created "+key, wins.Load(), 1)
+	}
 
 	// Concurrent increments lose nothing.
 	var wg sync.WaitGroup

@@ -146,6 +146,10 @@ func expiry(ttl time.Duration) any {
 	return now() + max(ttl.Milliseconds(), 1)
 }
 
+// upsert sets a key's value and expiry, whether it is there or not.
+const upsert = `INSERT INTO kv (key, value, expires) VALUES (?, ?, ?)
+	ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires`
+
 // live is the condition of a key that has not expired; it takes now().
 const live = `(expires IS NULL OR expires > ?)`
 
@@ -167,9 +171,7 @@ func (s *Store) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // Set sets key to value.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return s.write(ctx, `INSERT INTO kv (key, value, expires) VALUES (?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
-		[]byte(key), nonNil(value), expiry(ttl))
+	return s.write(ctx, upsert, []byte(key), nonNil(value), expiry(ttl))
 }
 
 // Delete removes key.
@@ -246,9 +248,7 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (n int64
 				return kv.ErrOverflow
 			}
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO kv (key, value, expires) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires`,
-			[]byte(key), strconv.AppendInt(nil, n, 10), expires)
+		_, err = tx.ExecContext(ctx, upsert, []byte(key), strconv.AppendInt(nil, n, 10), expires)
 		return err
 	})
 	return n, err
@@ -256,16 +256,25 @@ func (s *Store) Increment(ctx context.Context, key string, delta int64) (n int64
 
 // CompareAndSwap sets key to value if its value is old (nil: not set).
 func (s *Store) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
-	t := now()
 	if old == nil {
-		// Insert, or replace a row that has expired and so is not set.
-		return s.writeAffected(ctx, `INSERT INTO kv (key, value, expires) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires
-			WHERE kv.expires IS NOT NULL AND kv.expires <= ?`,
-			[]byte(key), nonNil(value), expiry(ttl), t)
+		// In one write transaction: look, then insert (or replace a row
+		// that has expired and so is not set). The changes count of an
+		// upsert that did nothing is not relied on.
+		swapped := false
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM kv WHERE key = ? AND `+live, []byte(key), now()).Scan(&one)
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err // set already (nil), or failed
+			}
+			_, err = tx.ExecContext(ctx, upsert, []byte(key), nonNil(value), expiry(ttl))
+			swapped = err == nil
+			return err
+		})
+		return swapped && err == nil, err
 	}
 	return s.writeAffected(ctx, `UPDATE kv SET value = ?, expires = ? WHERE key = ? AND value = ? AND `+live,
-		nonNil(value), expiry(ttl), []byte(key), old, t)
+		nonNil(value), expiry(ttl), []byte(key), old, now())
 }
 
 // Close stops the purge and closes the database.
