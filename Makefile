@@ -2,13 +2,14 @@
 
 GO ?= go
 
-.PHONY: serve test check build bench fuzz
+.PHONY: serve test check build bench image fuzz
 
 # serve builds the CLI and the hello example — the Go one, on the SDK's
-# Exchange API — and serves it on :8080 (admin endpoints on
-# 127.0.0.1:9090).
+# Exchange API — and serves it on 127.0.0.1:8080 (admin endpoints on
+# 127.0.0.1:9090; pid in bin/wasmcluster.pid for `bin/wasmcluster reload`
+# and `stop`).
 serve: build
-	bin/wasmcluster serve --admin 127.0.0.1:9090 bin/hello.wasm
+	bin/wasmcluster serve --listen 127.0.0.1:8080 --admin 127.0.0.1:9090 --pid-file bin/wasmcluster.pid bin/hello.wasm
 
 build:
 	$(GO) build -o bin/wasmcluster ./cmd/wasmcluster
@@ -19,7 +20,7 @@ build:
 test:
 	scripts/install-toolchains
 	$(MAKE) check
-	$(GO) test ./...
+	scripts/no-tmp-leftovers $(GO) test ./...
 	$(MAKE) fuzz
 
 # fuzz runs each fuzz target briefly (FUZZTIME each, 15s by default);
@@ -40,3 +41,14 @@ check:
 bench:
 	$(GO) test -run XXX -bench . ./host/ ./examples/hello-wasm/
 	bench/run.sh
+
+# image builds the container image wasmcluster:latest (see Dockerfile): a
+# static CLI, the hello example and its compiled code, staged in
+# bin/image/rootfs. It needs docker and no base image.
+image:
+	rm -rf bin/image && mkdir -p bin/image/rootfs/srv bin/image/rootfs/tmp bin/image/rootfs/cache
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/image/rootfs/wasmcluster ./cmd/wasmcluster
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o bin/image/rootfs/srv/hello.wasm ./examples/hello-wasm/go-exchange
+	bin/image/rootfs/wasmcluster compile --cache-dir bin/image/rootfs/cache/wasmcluster bin/image/rootfs/srv/hello.wasm
+	chmod 1777 bin/image/rootfs/tmp
+	docker build -t wasmcluster:latest .

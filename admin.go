@@ -4,69 +4,73 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/wasmcluster/wasmcluster/dispatcher"
 )
 
-// workerSource is what the admin endpoints read.
-type workerSource interface {
-	Workers() []dispatcher.WorkerStats
+// adminServer serves the admin endpoints. It listens before the module
+// is compiled, when there is no primary yet: it is live then, not ready.
+type adminServer struct {
+	metrics *primaryMetrics
+	primary atomic.Pointer[workerSource]
 }
 
-// adminHandler serves /healthz, /workers and /metrics.
-func adminHandler(p workerSource) http.Handler {
+// setPrimary gives the endpoints the primary to report on.
+func (a *adminServer) setPrimary(p workerSource) {
+	a.primary.Store(&p)
+	a.metrics.setSource(p)
+}
+
+func (a *adminServer) source() workerSource {
+	if p := a.primary.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// serve serves the admin endpoints on addr until stop is called.
+func (a *adminServer) serve(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener: %w", err)
+	}
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("admin endpoints", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
+}
+
+// handler serves /healthz, /readyz, /workers and /metrics.
+func (a *adminServer) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		for _, ws := range p.Workers() {
-			if ws.Ready {
-				io.WriteString(w, "ok\n")
-				return
-			}
+		io.WriteString(w, "ok\n") // the primary answers: it is alive
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		p := a.source()
+		if p == nil || !p.Ready() {
+			http.Error(w, "not ready: starting, draining or no worker serving", http.StatusServiceUnavailable)
+			return
 		}
-		http.Error(w, "no worker is serving", http.StatusServiceUnavailable)
+		io.WriteString(w, "ready\n")
 	})
 	mux.HandleFunc("GET /workers", func(w http.ResponseWriter, r *http.Request) {
+		workers := []dispatcher.WorkerStats{}
+		if p := a.source(); p != nil {
+			workers = p.Workers()
+		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		_ = enc.Encode(p.Workers())
+		_ = enc.Encode(workers)
 	})
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		writeMetrics(w, p.Workers())
-	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	return mux
-}
-
-// writeMetrics writes the worker figures in the Prometheus text format.
-func writeMetrics(w io.Writer, workers []dispatcher.WorkerStats) {
-	metrics := []struct {
-		name, kind, help string
-		value            func(dispatcher.WorkerStats) any
-	}{
-		{"wasmcluster_worker_up", "gauge", "Whether the worker serves (1) or not (0).",
-			func(s dispatcher.WorkerStats) any { return boolInt(s.Ready) }},
-		{"wasmcluster_worker_connections_handed_total", "counter", "Connections handed to the worker.",
-			func(s dispatcher.WorkerStats) any { return s.Handed }},
-		{"wasmcluster_worker_connections_active", "gauge", "Live connections of the worker.",
-			func(s dispatcher.WorkerStats) any { return s.Active }},
-		{"wasmcluster_worker_requests_total", "counter", "Requests the worker served.",
-			func(s dispatcher.WorkerStats) any { return s.Requests }},
-		{"wasmcluster_worker_restarts_total", "counter", "Times the worker was replaced after it exited.",
-			func(s dispatcher.WorkerStats) any { return s.Restarts }},
-	}
-	for _, m := range metrics {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", m.name, m.help, m.name, m.kind)
-		for _, s := range workers {
-			fmt.Fprintf(w, "%s{worker=\"%d\",pid=\"%d\"} %v\n", m.name, s.ID, s.PID, m.value(s))
-		}
-	}
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

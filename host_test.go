@@ -55,7 +55,9 @@ type server struct {
 	exit  chan error
 }
 
-var addrLine = regexp.MustCompile(`msg="?([a-z ]+)"? addr=(\S+)`)
+// addrLine finds the address in the log line that announces it, in the
+// text or the JSON log format.
+var addrLine = regexp.MustCompile(`"?msg"?[=:]"?([a-z ]+)"?[ ,]"?addr"?[=:]"?([^\s"]+)`)
 
 // serve starts `wasmcluster serve` with 2 workers on 127.0.0.1, serving the
 // hello example, and waits until it serves.
@@ -71,9 +73,10 @@ func serveModule(t *testing.T, path string, extra ...string) *server {
 		"--drain-timeout", "10s", "--instances", "2"}, extra...)
 	args = append(args, path)
 	cmd := exec.Command(buildCLI(t), args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // nothing is left in /tmp, even when killed
 	// The default key-value store goes under the test's directory, not
 	// the user's.
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	cmd.Env = append(cmd.Env, "XDG_STATE_HOME="+t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -159,7 +162,8 @@ func TestServeAnswersAndSpreadsConnections(t *testing.T) {
 		require.NoError(t, err)
 	}
 	ws := s.workers(t)
-	require.Len(t, ws, 2)
+	require.Len(t, ws, 3, "two workers and the standby")
+	assert.Equal(t, dispatcher.RoleStandby, ws[2].Role)
 	assert.InDelta(t, ws[0].Handed, ws[1].Handed, 1, "round-robin: %+v", ws)
 	assert.Equal(t, uint64(42), ws[0].Handed+ws[1].Handed)
 
@@ -167,7 +171,7 @@ func TestServeAnswersAndSpreadsConnections(t *testing.T) {
 	require.NoError(t, err)
 	metrics, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	assert.Contains(t, string(metrics), fmt.Sprintf(`wasmcluster_worker_connections_handed_total{worker="1",pid="%d"} %d`, ws[0].PID, ws[0].Handed))
+	assert.Contains(t, string(metrics), fmt.Sprintf(`wasmcluster_worker_connections_handed_total{worker="1"} %d`, ws[0].Handed))
 	res, err = http.Get("http://" + s.admin + "/healthz")
 	require.NoError(t, err)
 	res.Body.Close()
@@ -188,6 +192,10 @@ func startLoad(s *server) *loadgen.Load {
 func TestKilledWorkerIsReplacedWithoutLosingConnections(t *testing.T) {
 	s := serve(t)
 	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: restart at once
+	require.Eventually(t, func() bool {
+		ws := s.workers(t)
+		return len(ws) == 3 && ws[2].Role == dispatcher.RoleStandby && ws[2].Ready
+	}, 60*time.Second, 10*time.Millisecond, "the standby is ready to take over")
 	victim := s.workers(t)[0]
 
 	load := startLoad(s)

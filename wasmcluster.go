@@ -26,10 +26,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -52,13 +52,25 @@ type Config struct {
 	// Listen is the address to serve: "host:port" (default ":8080"),
 	// "unix:/path", or "systemd" for socket activation.
 	Listen string
+	// SocketMode, when set, is the permission bits of the Unix socket
+	// Listen names (default: as the umask leaves them).
+	SocketMode os.FileMode
 	// Workers is the number of worker processes. Default: one per CPU.
+	// The primary also runs a standby worker, ready to take the place of
+	// one that dies: Workers+2 processes in all.
 	Workers int
 	// Balance is "round-robin" (default) or "least-conn".
 	Balance string
 	// Host tunes the Wasm side of every worker: limits, guest config,
-	// environment and mounts.
+	// environment and mounts. Host.CompilationCacheDir is where compiled
+	// code is kept across starts, shared by every server that uses the
+	// same directory; default DefaultCacheDir(). Run sets Host.Metrics
+	// in workers: their series reach the primary's /metrics.
 	Host host.Config
+	// PrivateCache compiles into a directory of this run's own, removed
+	// at exit, instead of Host.CompilationCacheDir: every start compiles
+	// the module again.
+	PrivateCache bool
 	// TLSCert and TLSKey are PEM files; when set, workers serve HTTPS
 	// (and HTTP/2).
 	TLSCert, TLSKey string
@@ -77,10 +89,17 @@ type Config struct {
 	// worker can take; then the client gets 503 (with TLS, a closed
 	// connection). Default 5s.
 	ParkTimeout time.Duration
-	// Admin, when set, is an address for the admin endpoints: /healthz,
-	// /workers (JSON) and /metrics (Prometheus text).
+	// Admin, when set, is an address for the admin endpoints: /healthz
+	// (live), /readyz (ready: serving and not draining), /workers (JSON)
+	// and /metrics (Prometheus).
 	Admin string
-	// Logger gets the log. Default slog.Default().
+	// PIDFile, when set, is a file the primary writes its pid to while
+	// it runs, for "wasmcluster reload" and "wasmcluster stop".
+	PIDFile string
+	// AccessLog logs a line for every request: method, path, status,
+	// bytes, duration, worker and request id.
+	AccessLog bool
+	// Logger gets the log of every process. Default slog.Default().
 	Logger *slog.Logger
 
 	// KV are key-value stores for the guests, by name to URL (see
@@ -102,6 +121,17 @@ const (
 // IsWorker reports whether this process is a worker of a cluster.
 func IsWorker() bool { return dispatcher.IsWorker() }
 
+// DefaultCacheDir is where compiled modules are kept when
+// Host.CompilationCacheDir is not set: wasmcluster in the user's cache
+// directory ($XDG_CACHE_HOME or ~/.cache), or "" if there is none.
+func DefaultCacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "wasmcluster")
+}
+
 // Run serves the cluster until ctx is done or the process gets SIGTERM or
 // SIGINT, then drains and returns nil. SIGHUP reloads the module: a new
 // generation of workers takes over once it serves, and a module that does
@@ -109,6 +139,10 @@ func IsWorker() bool { return dispatcher.IsWorker() }
 // the connections its primary hands it. The primary also runs the program
 // again to check each module it is given; in such a process Run checks
 // and exits, never returning.
+//
+// The primary listens, on Listen and Admin, before it checks the
+// module, so that a busy address fails at once; a SIGTERM while it starts
+// returns nil, and a SIGHUP then is applied once it serves.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -128,8 +162,34 @@ func Run(ctx context.Context, cfg Config) error {
 	return runPrimary(ctx, cfg)
 }
 
+// Compile compiles the module into the compilation cache, as Run would
+// at start, so that a server started later finds it there.
+func Compile(ctx context.Context, cfg Config) (cacheDir string, err error) {
+	if cfg.Host.CompilationCacheDir == "" {
+		cfg.Host.CompilationCacheDir = DefaultCacheDir()
+	}
+	if cfg.Host.CompilationCacheDir == "" {
+		return "", errors.New("no cache directory: set one (--cache-dir), or $HOME or $XDG_CACHE_HOME")
+	}
+	if isCheck() { // the check process Compile runs, as Run's
+		os.Exit(runCheck(ctx, cfg))
+	}
+	if err := checkInChild(ctx, cfg, cfg.Module); err != nil {
+		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
+	}
+	return cfg.Host.CompilationCacheDir, nil
+}
+
 func runPrimary(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
+	// From now on SIGTERM, SIGINT and SIGHUP are this function's to handle,
+	// also while it starts.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	balancer, err := dispatcher.ParseBalancer(cfg.Balance)
 	if err != nil {
 		return err
@@ -137,30 +197,6 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	if _, err := tlsConfig(cfg); err != nil {
 		return err
 	}
-	dir, err := makePrivateDir()
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	if cfg.Host.CompilationCacheDir == "" {
-		cfg.Host.CompilationCacheDir = filepath.Join(dir, "cache")
-	}
-	// Open the stores once before any worker: a bad URL fails now, and
-	// an embedded store's file is set up before workers share it.
-	if _, opened, err := openStores(ctx, cfg, log); err != nil {
-		return err
-	} else if err := closeStores(opened); err != nil {
-		return err
-	}
-	// Check first: a bad module fails now, before any worker starts,
-	// and the workers find the compiled code in the cache the check
-	// filled.
-	copies := &moduleCopies{dir: dir}
-	first, err := copies.check(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	copies.keep(first)
 	listen := cfg.Listen
 	if listen == "" {
 		listen = ":8080"
@@ -170,58 +206,157 @@ func runPrimary(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	defer ln.Close()
+	if err := setSocketMode(ln, cfg.SocketMode); err != nil {
+		return err
+	}
+	metrics := newPrimaryMetrics()
+	admin := &adminServer{metrics: metrics}
+	if cfg.Admin != "" {
+		stop, err := admin.serve(cfg.Admin, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if cfg.PIDFile != "" {
+		if err := writePIDFile(cfg.PIDFile); err != nil {
+			return err
+		}
+		defer removePIDFile(cfg.PIDFile)
+	}
+
+	dir, err := makePrivateDir()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if cfg.Host.CompilationCacheDir == "" && !cfg.PrivateCache {
+		cfg.Host.CompilationCacheDir = DefaultCacheDir()
+		if cfg.Host.CompilationCacheDir == "" {
+			log.Warn("no user cache directory ($HOME, $XDG_CACHE_HOME); compiling into a private one")
+		}
+	}
+	if cfg.PrivateCache || cfg.Host.CompilationCacheDir == "" {
+		cfg.Host.CompilationCacheDir = filepath.Join(dir, "cache")
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	// Open the stores once before any worker: a bad URL fails now, and
+	// an embedded store's file is set up before workers share it.
+	if _, opened, err := openStores(ctx, cfg, log); err != nil {
+		return err
+	} else if err := closeStores(opened); err != nil {
+		return err
+	}
+	// Compile first: a bad module fails now, before any worker starts,
+	// and the workers find the compiled code in the cache.
+	started := time.Now()
+	copies := &moduleCopies{dir: dir}
+	first, err := interruptible(ctx, func() (string, error) { return copies.check(ctx, cfg) })
+	if ctx.Err() != nil {
+		log.Info("stopped while starting")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	copies.keep(first)
+	log.Info("module checked; starting the workers", "module", cfg.Module, "took", time.Since(started).Round(time.Millisecond).String(),
+		"cache", cfg.Host.CompilationCacheDir, "workers", workers, "standby", 1, "processes", workers+2)
 
 	p := dispatcher.NewPrimary(dispatcher.Options{
 		Workers:      cfg.Workers,
 		Balancer:     balancer,
 		DrainTimeout: cfg.DrainTimeout,
 		Logger:       log,
+		Reports:      metrics.workers,
 		Env:          []string{envCacheDir + "=" + cfg.Host.CompilationCacheDir, envModuleCopy + "=" + first},
 		ParkTimeout:  cfg.ParkTimeout,
 		BusyReply:    busyReply(cfg),
 	})
-	if cfg.Admin != "" {
-		stop, err := serveAdmin(cfg.Admin, p, log)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
-
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+	admin.setPrimary(p)
 	go func() {
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(ctx, cfg, p, copies)
 			}
+			select {
+			case <-p.Serving():
+			default:
+				log.Info("reload asked for while starting; it follows once the workers serve")
+				select {
+				case <-p.Serving():
+				case <-ctx.Done():
+					return
+				}
+			}
+			reload(ctx, cfg, p, copies, metrics)
 		}
 	}()
 
 	log.Info("listening", "addr", ln.Addr().String(), "module", cfg.Module)
-	return p.Serve(ctx, ln)
+	err = p.Serve(ctx, ln)
+	if err != nil && ctx.Err() != nil {
+		log.Info("stopped while starting")
+		return nil
+	}
+	return err
+}
+
+// interruptible runs fn, but returns at once, with ctx's error, when ctx
+// is done first; fn then finishes on its own.
+func interruptible[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// setSocketMode sets the permission bits of a Unix socket's file.
+func setSocketMode(ln net.Listener, mode os.FileMode) error {
+	addr, ok := ln.Addr().(*net.UnixAddr)
+	if !ok || mode == 0 {
+		return nil
+	}
+	if err := os.Chmod(addr.Name, mode); err != nil {
+		return fmt.Errorf("socket mode: %w", err)
+	}
+	return nil
 }
 
 // reload answers SIGHUP: check the module again, then swap generations.
-func reload(ctx context.Context, cfg Config, p *dispatcher.Primary, copies *moduleCopies) {
+func reload(ctx context.Context, cfg Config, p *dispatcher.Primary, copies *moduleCopies, m *primaryMetrics) {
 	log := cfg.Logger
 	log.Info("reloading", "module", cfg.Module)
 	path, err := copies.check(ctx, cfg)
 	if err != nil {
+		m.reloads.WithLabelValues("refused").Inc()
 		log.Error("reload refused; the old workers keep serving", "error", err)
 		return
 	}
 	if err := p.Reload(ctx, envModuleCopy+"="+path); err != nil {
+		m.reloads.WithLabelValues("failed").Inc()
 		log.Error("reload failed; the old workers keep serving", "error", err)
 		copies.drop(path)
 		return
 	}
+	m.reloads.WithLabelValues("ok").Inc()
 	copies.keep(path)
 }
 
@@ -268,47 +403,6 @@ func (m *moduleCopies) keep(path string) {
 // drop removes a copy no worker will load.
 func (m *moduleCopies) drop(path string) { _ = os.Remove(path) }
 
-func runWorker(ctx context.Context, cfg Config) error {
-	log := cfg.Logger.With("worker", dispatcher.WorkerID(), "pid", os.Getpid())
-	hostCfg := cfg.Host
-	if dir := os.Getenv(envCacheDir); dir != "" {
-		hostCfg.CompilationCacheDir = dir
-	}
-	if hostCfg.Logger == nil {
-		hostCfg.Logger = log
-	}
-	tc, err := tlsConfig(cfg)
-	if err != nil {
-		return err
-	}
-	module := cfg.Module
-	if path := os.Getenv(envModuleCopy); path != "" {
-		module = path
-	}
-	stores, opened, err := openStores(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeStores(opened)
-	hostCfg.KV = stores
-	h, err := host.Load(ctx, module, hostCfg)
-	if err != nil {
-		return err
-	}
-	defer h.Close(context.Background())
-	return dispatcher.ServeWorker(ctx, h, dispatcher.WorkerOptions{
-		TLSConfig:           tc,
-		DrainTimeout:        cfg.DrainTimeout,
-		Logger:              log,
-		ReadHeaderTimeout:   cfg.HeaderTimeout,
-		ReadTimeout:         cfg.ReadTimeout,
-		WriteTimeout:        cfg.WriteTimeout,
-		IdleTimeout:         cfg.IdleTimeout,
-		MaxBufferedBody:     max(cfg.Host.MaxRequestBody, 0),  // no limit: the default read-ahead
-		MaxBufferedResponse: max(cfg.Host.MaxResponseBody, 0), // no limit: the default hold-back
-	})
-}
-
 // busyReply is what a connection no worker took in time gets: the
 // dispatcher's 503, or, with TLS, nothing before the close.
 func busyReply(cfg Config) []byte {
@@ -328,16 +422,4 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
-}
-
-// serveAdmin serves the admin endpoints on addr until stop is called.
-func serveAdmin(addr string, p *dispatcher.Primary, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("admin listener: %w", err)
-	}
-	srv := &http.Server{Handler: adminHandler(p), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	log.Info("admin endpoints", "addr", ln.Addr().String())
-	return func() { _ = srv.Close() }, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -101,9 +102,30 @@ func (a *acceptor) accept(conns []handoff) ([]handoff, error) {
 		return true
 	})
 	if err != nil && a.closed.Load() {
-		return conns, errStopped
+		return a.sweep(conns), errStopped
 	}
 	return conns, errors.Join(err, acceptErr)
+}
+
+// sweep accepts, without waiting, what the kernel has queued, then closes
+// the acceptor's socket: connections it completed before the drain are
+// served, rather than reset when the listening socket closes.
+func (a *acceptor) sweep(conns []handoff) []handoff {
+	_ = a.raw.Control(func(fd uintptr) {
+		for {
+			var h handoff
+			var err error
+			if h.fd, err = accept4(int(fd), &h.peer); err != nil {
+				if errors.Is(err, unix.EINTR) || errors.Is(err, unix.ECONNABORTED) {
+					continue
+				}
+				return
+			}
+			conns = append(conns, h)
+		}
+	})
+	a.release()
+	return conns
 }
 
 // shed accepts one connection with the reserve fd's room and refuses it,
@@ -152,11 +174,17 @@ func accept4(fd int, peer *peerAddr) (int, error) {
 	return int(nfd), nil
 }
 
-// close makes accept return errStopped.
-func (a *acceptor) close() {
-	a.closed.Store(true)
+// release closes the acceptor's socket and its reserve fd.
+func (a *acceptor) release() {
 	_ = a.file.Close()
 	if a.reserve >= 0 {
 		unix.Close(a.reserve)
+		a.reserve = -1
 	}
+}
+
+// close makes accept return errStopped, with what was queued still.
+func (a *acceptor) close() {
+	a.closed.Store(true)
+	_ = a.file.SetReadDeadline(time.Now()) // wakes accept
 }

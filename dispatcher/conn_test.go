@@ -146,3 +146,27 @@ func TestMalformedConnsMessageClosesItsFds(t *testing.T) {
 	assert.Equal(t, byte(msgDrain), msg.typ)
 	assert.Equal(t, before, countFDs(t, os.Getpid()), "the received fd is closed")
 }
+
+// TestCloseStillAcceptsWhatWasQueued checks that connections the kernel
+// completed before the acceptor closed come out of the last accept, to be
+// served, rather than being reset with the listening socket.
+func TestCloseStillAcceptsWhatWasQueued(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	acc, err := newAcceptor(ln)
+	require.NoError(t, err)
+	for range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		require.NoError(t, err)
+		defer c.Close()
+		_, err = c.Write([]byte("GET"))
+		require.NoError(t, err)
+	}
+	time.Sleep(100 * time.Millisecond) // queued in the kernel
+	acc.close()
+	conns, err := acc.accept(make([]handoff, 0, 4))
+	assert.ErrorIs(t, err, errStopped)
+	assert.Len(t, conns, 3)
+	closeConns(conns)
+}

@@ -81,6 +81,8 @@ func runTestWorker(mode string) int {
 	}
 	h, opts := http.Handler(workerHandler), WorkerOptions{}
 	switch mode {
+	case "report":
+		opts.Report = func() []byte { return []byte("slot=" + strconv.Itoa(WorkerID())) }
 	case "instances":
 		h = instanceHandler()
 	case "instances-unbuffered":
@@ -170,8 +172,8 @@ func startCluster(t *testing.T, opts Options, mode *atomic.Value) *cluster {
 				return false
 			}
 		}
-		return len(ws) == opts.Workers
-	}, 20*time.Second, 10*time.Millisecond, "workers ready")
+		return len(ws) == opts.Workers+1 && ws[opts.Workers].Role == RoleStandby
+	}, 20*time.Second, 10*time.Millisecond, "workers and the standby ready")
 	t.Cleanup(func() {
 		c.stop(t)
 		if t.Failed() {
@@ -646,4 +648,68 @@ func TestAcceptErrorsBackOff(t *testing.T) {
 	p.acceptLoop(&flakySource{errs: []error{syscall.EBADF, emfile}})
 	assert.Contains(t, logs.String(), "accept failed; no longer accepting")
 	assert.NotContains(t, logs.String(), "backing off", "a hard error stops the loop")
+}
+
+// sink records the reports of workers.
+type sink struct {
+	mu     sync.Mutex
+	last   map[int]string // by pid: slot and report
+	exited map[int]int    // by pid: slot
+}
+
+func (s *sink) Report(slot, pid int, data []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last[pid] = fmt.Sprintf("%d %s", slot, data)
+}
+
+func (s *sink) Exited(slot, pid int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.exited[pid] = slot
+}
+
+func (s *sink) get(pid int) (report string, exitedIn int, exited bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exitedIn, exited = s.exited[pid]
+	return s.last[pid], exitedIn, exited
+}
+
+func TestStandbyIsListedTakesASlotAndWorkersReport(t *testing.T) {
+	mode := &atomic.Value{}
+	mode.Store("report")
+	reports := &sink{last: map[int]string{}, exited: map[int]int{}}
+	c := startCluster(t, Options{Workers: 2, Reports: reports}, mode)
+	time.Sleep(1100 * time.Millisecond) // past crash-loop backoff: the standby takes over
+	ws := c.p.Workers()
+	require.Len(t, ws, 3)
+	assert.Equal(t, []string{RoleWorker, RoleWorker, RoleStandby}, []string{ws[0].Role, ws[1].Role, ws[2].Role})
+	assert.Equal(t, []int{1, 2, 0}, []int{ws[0].ID, ws[1].ID, ws[2].ID})
+	victim, standby := ws[0].PID, ws[2].PID
+	require.Eventually(t, func() bool { r, _, _ := reports.get(victim); return r == "1 slot=1" }, 5*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { r, _, _ := reports.get(standby); return r == "0 slot=0" }, 5*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, syscall.Kill(victim, syscall.SIGKILL))
+	require.Eventually(t, func() bool { return c.p.Workers()[0].PID == standby }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { r, _, _ := reports.get(standby); return r == "1 slot=1" }, 5*time.Second, 10*time.Millisecond,
+		"the standby reports in slot 1 and knows it")
+	_, slot, exited := reports.get(victim)
+	assert.True(t, exited)
+	assert.Equal(t, 1, slot)
+}
+
+func TestNotReadyOnceDraining(t *testing.T) {
+	c := startCluster(t, Options{Workers: 1}, nil)
+	require.Eventually(t, c.p.Ready, 5*time.Second, time.Millisecond)
+	result := make(chan error, 1)
+	go func() {
+		_, err := c.get("/slow?ms=1000")
+		result <- err
+	}()
+	require.Eventually(t, func() bool { return c.p.Workers()[0].Active == 1 }, 5*time.Second, time.Millisecond)
+	c.cancel()
+	assert.Eventually(t, func() bool { return !c.p.Ready() }, 500*time.Millisecond, time.Millisecond, "not ready while draining")
+	assert.NoError(t, <-result)
+	c.stop(t)
 }

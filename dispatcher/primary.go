@@ -51,6 +51,8 @@ type Options struct {
 	// program again (os.Executable) with the same arguments and
 	// environment, its output going to the primary's.
 	Command func() *exec.Cmd
+	// Reports, when set, gets what workers send with WorkerOptions.Report.
+	Reports ReportSink
 	// Env holds extra KEY=VALUE variables for every worker.
 	//
 	// Workers run with GOMAXPROCS=1 — one single-threaded process per
@@ -106,9 +108,28 @@ func selfCommand() *exec.Cmd {
 	return cmd
 }
 
+// ReportSink receives the reports of workers (WorkerOptions.Report), to
+// aggregate them in the primary. Its methods are called from one
+// goroutine per worker process.
+type ReportSink interface {
+	// Report passes the latest report of the worker process pid, which
+	// serves in slot (0 for a standby worker).
+	Report(slot, pid int, data []byte)
+	// Exited says the worker process pid sends no more reports; slot is
+	// the last it served in.
+	Exited(slot, pid int)
+}
+
+// Roles of a worker in WorkerStats.
+const (
+	RoleWorker  = "worker"  // takes connections in its slot
+	RoleStandby = "standby" // started and serving, but idle until a worker dies and it takes that one's slot
+)
+
 // WorkerStats are the primary's figures for one worker.
 type WorkerStats struct {
-	ID         int    `json:"id"`         // the worker's slot, 1 to Options.Workers
+	ID         int    `json:"id"`         // the worker's slot, 1 to Options.Workers; 0 for the standby
+	Role       string `json:"role"`       // RoleWorker or RoleStandby
 	PID        int    `json:"pid"`        // its current process
 	Generation int    `json:"generation"` // 1, and one more with each reload
 	Ready      bool   `json:"ready"`      // taking connections
@@ -132,6 +153,8 @@ type Primary struct {
 	parked      []handoff // connections no worker could take yet
 	generation  int
 	draining    bool
+	stopping    atomic.Bool          // Serve's context is done: accepting ends
+	serving     chan struct{}        // closed once the first generation serves
 	standby     *worker              // a ready spare of the current generation, or nil
 	standbySlot *slot                // the current generation's standby slot
 	all         map[*worker]struct{} // every live worker process, any generation
@@ -174,7 +197,21 @@ type worker struct {
 // NewPrimary returns a Primary; Serve starts it.
 func NewPrimary(opts Options) *Primary {
 	opts = opts.withDefaults()
-	return &Primary{opts: opts, log: opts.Logger, all: make(map[*worker]struct{})}
+	return &Primary{opts: opts, log: opts.Logger, all: make(map[*worker]struct{}), serving: make(chan struct{})}
+}
+
+// Serving is closed once Serve's first generation of workers serves.
+func (p *Primary) Serving() <-chan struct{} { return p.serving }
+
+// Ready reports whether the primary takes connections for its workers:
+// it serves, at least one worker is ready, and it is not draining.
+func (p *Primary) Ready() bool {
+	if p.stopping.Load() || !isClosed(p.serving) {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.draining && len(p.ready) > 0
 }
 
 // Serve starts the workers, waits until they all serve, and hands them the
@@ -189,7 +226,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	acc.refuse = p.shed
 	slots, err := p.startGeneration(ctx, nil)
 	if err != nil {
-		acc.close()
+		acc.release()
 		return err
 	}
 	p.mu.Lock()
@@ -197,7 +234,8 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 	p.rebuildReady()
 	p.mu.Unlock()
 	p.startStandby(slots[0])
-	p.log.Info("serving", "addr", ln.Addr().String(), "workers", len(slots))
+	close(p.serving)
+	p.log.Info("serving", "addr", ln.Addr().String(), "workers", len(slots), "standby", 1)
 
 	stopWatch := make(chan struct{})
 	watchDone := make(chan struct{})
@@ -211,6 +249,7 @@ func (p *Primary) Serve(ctx context.Context, ln net.Listener) error {
 		p.acceptLoop(acc)
 	}()
 	<-ctx.Done()
+	p.stopping.Store(true)
 	acc.close()
 	<-acceptDone
 	_ = ln.Close()
@@ -259,15 +298,24 @@ func (p *Primary) Reload(ctx context.Context, env ...string) error {
 	return nil
 }
 
-// Workers returns the figures of the current generation's workers.
+// Workers returns the figures of the current generation's workers, in
+// slot order, and then of its standby worker.
 func (p *Primary) Workers() []WorkerStats {
 	p.mu.Lock()
 	slots := p.slots
+	if p.standbySlot != nil {
+		slots = append(slots[:len(slots):len(slots)], p.standbySlot)
+	}
 	p.mu.Unlock()
 	stats := make([]WorkerStats, 0, len(slots))
 	for _, s := range slots {
+		role := RoleWorker
+		if s.id == standbyID {
+			role = RoleStandby
+		}
 		st := WorkerStats{
 			ID:         s.id,
+			Role:       role,
 			Generation: s.generation,
 			Handed:     s.handed.Load(),
 			Requests:   s.requests.Load(),
@@ -420,6 +468,10 @@ func (p *Primary) readWorker(w *worker) {
 			w.active.Add(-int64(msg.n))
 		case msgServed:
 			w.slot.Load().requests.Add(uint64(msg.n))
+		case msgReport:
+			if p.opts.Reports != nil {
+				p.opts.Reports.Report(w.slot.Load().id, w.cmd.Process.Pid, msg.data)
+			}
 		}
 	}
 }
@@ -434,6 +486,9 @@ func (p *Primary) waitWorker(w *worker) {
 	close(w.exited)
 	s := w.slot.Load()
 	pid := w.cmd.Process.Pid
+	if p.opts.Reports != nil {
+		p.opts.Reports.Exited(s.id, pid)
+	}
 
 	p.mu.Lock()
 	delete(p.all, w)
@@ -478,8 +533,11 @@ func (p *Primary) waitWorker(w *worker) {
 	if !replace {
 		return
 	}
-	if delay > 0 {
+	switch {
+	case delay > nextBackoff(0):
 		p.log.Warn("worker restarts too often; backing off", "id", s.id, "delay", delay.String())
+	case delay > 0:
+		p.log.Warn("worker exited within a second of starting; restarting it", "id", s.id, "delay", delay.String())
 	}
 	if promoted {
 		p.log.Info("standby took over", "id", s.id, "pid", s.current.Load().cmd.Process.Pid)
@@ -501,6 +559,7 @@ func (p *Primary) promoteStandby(s *slot) bool {
 	sb.slot.Store(s)
 	s.current.Store(sb)
 	s.restarts.Add(1)
+	_, _ = sb.ctrl.Write(encode(msgSlot, uint32(s.id)))
 	return true
 }
 

@@ -27,6 +27,8 @@ const (
 	msgReady  = 'Y' // worker → primary: serving
 	msgClosed = 'C' // worker → primary: a connections closed
 	msgServed = 'R' // worker → primary: served a more requests
+	msgReport = 'M' // worker → primary: WorkerOptions.Report's bytes, after the header
+	msgSlot   = 'S' // primary → worker: a standby now serves in slot a
 )
 
 const msgSize = 5
@@ -34,8 +36,12 @@ const msgSize = 5
 // maxFDsPerMsg stays under the kernel's limit of fds in one message.
 const maxFDsPerMsg = 250
 
-// maxMsgSize is the size of the largest message: a full msgConns.
-const maxMsgSize = msgSize + maxFDsPerMsg*len(peerAddr{})
+// maxMsgSize is the size of the largest message: a full msgConns, or a
+// msgReport of maxReportSize.
+const maxMsgSize = msgSize + max(maxFDsPerMsg*len(peerAddr{}), maxReportSize)
+
+// maxReportSize bounds a worker's report; a larger one is not sent.
+const maxReportSize = 60 << 10
 
 func encode(typ byte, a uint32) []byte {
 	m := make([]byte, msgSize)
@@ -117,6 +123,7 @@ type message struct {
 	typ   byte
 	n     uint32    // what the type counts: connections, closed ones, or requests served
 	conns []handoff // msgConns only
+	data  []byte    // msgReport only: the report, a copy
 	lost  int       // msgConns only: connections whose fds the receiver had no room for
 }
 
@@ -165,6 +172,11 @@ func parseMsg(m, oob []byte, truncated bool) (message, error) {
 	}
 	msg := message{typ: m[0], n: binary.LittleEndian.Uint32(m[1:])}
 	peers := m[msgSize:]
+	if msg.typ == msgReport {
+		closeAll(fds)
+		msg.data = append([]byte(nil), peers...)
+		return msg, nil
+	}
 	if truncated && msg.typ == msgConns && len(fds) < int(msg.n) && len(peers) == int(msg.n)*len(peerAddr{}) {
 		msg.lost = int(msg.n) - len(fds)
 		msg.n = uint32(len(fds))

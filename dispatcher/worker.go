@@ -24,11 +24,18 @@ import (
 func IsWorker() bool { return os.Getenv(envWorkerFD) != "" }
 
 // WorkerID returns this worker's slot number (1, 2, ...), or 0 in a
-// process that is not a worker.
+// process that is not a worker and in a standby worker until it takes
+// the slot of one that died.
 func WorkerID() int {
+	if id := promotedTo.Load(); id > 0 {
+		return int(id)
+	}
 	id, _ := strconv.Atoi(os.Getenv(envWorkerID))
 	return id
 }
+
+// promotedTo is the slot a standby worker was told it now serves in.
+var promotedTo atomic.Int64
 
 // ErrPrimaryGone is returned by ServeWorker when the primary went away.
 var ErrPrimaryGone = errors.New("the primary process went away")
@@ -42,6 +49,10 @@ type WorkerOptions struct {
 	DrainTimeout time.Duration
 	// Logger gets the worker's log lines. Default slog.Default().
 	Logger *slog.Logger
+	// Report, when set, is called every 100 ms and once more at the end
+	// of a drain; what it returns (up to 60 KiB; nil: nothing) goes to
+	// the primary's Options.Reports. Workers send their metrics so.
+	Report func() []byte
 
 	// Client timeouts. A slow client holds a connection, never the
 	// handler: the body is read before it runs, and the response is
@@ -146,7 +157,7 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	drain := make(chan struct{})
 	gone := make(chan struct{})
 	go w.readPrimary(drain, gone)
-	stopReports := w.reportServed()
+	stopReports := w.reportServed(opts.Report)
 	defer stopReports()
 	if _, err := ctrl.Write(encode(msgReady, 0)); err != nil {
 		return ErrPrimaryGone
@@ -276,6 +287,8 @@ func (w *workerServer) readPrimary(drain, gone chan struct{}) {
 				close(drain)
 				drain = nil
 			}
+		case msgSlot:
+			promotedTo.Store(int64(msg.n))
 		}
 	}
 }
@@ -327,15 +340,20 @@ func (w *workerServer) count(h http.Handler) http.Handler {
 	})
 }
 
-// reportServed sends the request count and the connections closed
-// since the last report to the primary every 100 ms, and once more when
-// stopped.
-func (w *workerServer) reportServed() (stop func()) {
+// reportServed sends the request count, the connections closed since
+// the last report and what extra returns (if set) to the primary every
+// 100 ms, and once more when stopped.
+func (w *workerServer) reportServed(extra func() []byte) (stop func()) {
 	var reported uint64
 	report := func() {
 		if n := w.served.Load(); n > reported {
 			_, _ = w.ctrl.Write(encode(msgServed, uint32(n-reported)))
 			reported = n
+		}
+		if extra != nil {
+			if data := extra(); len(data) > 0 && len(data) <= maxReportSize {
+				_, _ = w.ctrl.Write(append(encode(msgReport, uint32(len(data))), data...))
+			}
 		}
 	}
 	t := time.NewTicker(100 * time.Millisecond)

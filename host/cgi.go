@@ -48,9 +48,9 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	stop := context.AfterFunc(ctx, func() { run.interrupt(context.Cause(ctx)) })
 	defer stop()
 	var logs logBudget
-	stderr := &guestOutput{stop: &run, log: func(line string) {
+	stderr := &guestOutput{level: slog.LevelWarn, stop: &run, log: func(level slog.Level, line string) {
 		if logs.take(h.cfg.Logger, len(line), id) {
-			logLine(slog.LevelInfo, "guest stderr", "line", line)
+			logLine(level, "guest stderr", "line", line)
 		}
 	}}
 	defer stderr.flush()
@@ -94,10 +94,12 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	}
 	switch {
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		h.metrics.timeouts.Inc()
 		fail(slog.LevelError, http.StatusGatewayTimeout, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
 	case r.Context().Err() != nil:
 		logLine(slog.LevelDebug, "client went away while the guest ran")
 	case stdin.tooLarge:
+		h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
 		fail(slog.LevelWarn, http.StatusRequestEntityTooLarge, "request body over the limit", "max_body", h.cfg.MaxRequestBody)
 	case stdin.bad != nil:
 		// The client's fault, not the guest's: at most INFO, so that
@@ -106,8 +108,10 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	case stdout.malformed != nil:
 		fail(slog.LevelError, http.StatusBadGateway, "malformed CGI response", "error", stdout.malformed.Error())
 	case stdout.overflow:
+		h.metrics.refusals.WithLabelValues(limitResponseBody).Inc()
 		fail(slog.LevelError, http.StatusInternalServerError, "guest response over the limit", "max_response", h.cfg.MaxResponseBody)
 	case err != nil:
+		h.metrics.traps.Inc()
 		fail(slog.LevelError, http.StatusInternalServerError, "guest failed", "error", firstLine(err).Error())
 	case !stdout.committed:
 		fail(slog.LevelError, http.StatusBadGateway, "malformed CGI response", "error", errNoBlankLine.Error())

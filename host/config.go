@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wasmcluster/wasmcluster/kv"
 )
 
@@ -117,6 +119,11 @@ type Config struct {
 	// CompilationCacheDir, when set, keeps compiled code on disk there so
 	// that other processes loading the same module skip compilation.
 	CompilationCacheDir string
+
+	// Metrics, when set, gets the Handler's Prometheus series: traps,
+	// timeouts, limit refusals, live instances and pool waits (see
+	// metrics.go). Handlers sharing a registry share the series.
+	Metrics prometheus.Registerer
 
 	// Logger receives guest logs, guest stdout/stderr and trap messages.
 	// Default slog.Default().

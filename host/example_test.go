@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/wasmcluster/wasmcluster/host"
 )
 
@@ -36,5 +39,23 @@ func Example() {
 	mux := http.NewServeMux()
 	mux.Handle("/hello/", hello)        // the guest answers
 	mux.Handle("/api/", auth.Wrap(api)) // the guest answers or passes to api (next=1)
+	log.Fatal(http.ListenAndServe("127.0.0.1:8080", mux))
+}
+
+// A Handler counts traps, timeouts, limit refusals, live instances and
+// pool waits into the registry it is given; the application serves them
+// with its own metrics.
+func ExampleConfig_metrics() {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	h, err := host.Load(ctx, "hello.wasm", host.Config{Metrics: reg})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close(ctx)
+
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	log.Fatal(http.ListenAndServe("127.0.0.1:8080", mux))
 }

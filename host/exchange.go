@@ -209,6 +209,7 @@ func (h *Handler) refuseLargeBody(w http.ResponseWriter, r *http.Request) bool {
 	if h.cfg.MaxRequestBody < 0 || r.ContentLength <= h.cfg.MaxRequestBody {
 		return false
 	}
+	h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
 	http.Error(w, http.StatusText(http.StatusRequestEntityTooLarge), http.StatusRequestEntityTooLarge)
 	return true
 }
@@ -344,6 +345,7 @@ func (ex *exchange) fail(err error) {
 	switch {
 	case errors.Is(cause, context.DeadlineExceeded):
 		status = http.StatusGatewayTimeout
+		inst.h.metrics.timeouts.Inc()
 		inst.log(slog.LevelError, "guest exceeded its deadline", "timeout", inst.h.cfg.Timeout.String())
 	case errors.Is(cause, context.Canceled):
 		inst.log(slog.LevelDebug, "client went away while the guest ran")
@@ -353,13 +355,16 @@ func (ex *exchange) fail(err error) {
 		inst.log(slog.LevelWarn, "handler closed while the guest ran")
 	case ex.tooLarge:
 		status = http.StatusRequestEntityTooLarge
+		inst.h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
 		inst.log(slog.LevelWarn, "request body over the limit", "max_body", inst.h.cfg.MaxRequestBody)
 	case ex.badBody != nil:
 		status = http.StatusBadRequest
 		inst.log(slog.LevelInfo, "malformed request body", "error", ex.badBody.Error())
 	case errors.Is(err, errResponseTooLarge):
+		inst.h.metrics.refusals.WithLabelValues(limitResponseBody).Inc()
 		inst.log(slog.LevelError, err.Error(), "max_response", inst.h.cfg.MaxResponseBody)
 	default:
+		inst.h.metrics.trapped(inst)
 		inst.log(slog.LevelError, "guest trapped", "error", err.Error())
 	}
 	if ex.committed {

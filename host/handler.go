@@ -37,6 +37,7 @@ type Handler struct {
 	outbound *outboundClient // the guests' outbound requests
 
 	requestSeq atomic.Uint64
+	metrics    *metrics
 }
 
 // Load reads the module at path and returns a Handler for it, or one clear
@@ -61,7 +62,7 @@ func Load(ctx context.Context, path string, cfg Config) (*Handler, error) {
 // in a process of its own first (wasmcluster.Run does).
 func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
-	h := &Handler{cfg: cfg}
+	h := &Handler{cfg: cfg, metrics: newMetrics(cfg.Metrics)}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("the host failed on the module: %v", p)
@@ -76,7 +77,7 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 
 	// Every module gets interrupt checks of its own (see interrupt.go),
 	// once it is known to be valid as written.
-	if wasm, err = prepare(ctx, wasm, cfg.MaxMemory); err != nil {
+	if wasm, err = prepare(ctx, wasm, cfg.MaxMemory, cfg.CompilationCacheDir); err != nil {
 		return nil, err
 	}
 	if err = h.openMounts(); err != nil {

@@ -16,9 +16,8 @@ import (
 // the watchdog before start runs any guest code.
 func (h *Handler) newInstance() *instance {
 	inst := &instance{interrupter: newInterrupter(), h: h}
-	inst.stdout.stop, inst.stderr.stop = &inst.interrupter, &inst.interrupter
-	inst.stdout.log = func(line string) { inst.log(slog.LevelInfo, "guest stdout", "line", line) }
-	inst.stderr.log = func(line string) { inst.log(slog.LevelInfo, "guest stderr", "line", line) }
+	inst.stdout = guestOutput{level: slog.LevelInfo, stop: &inst.interrupter, log: func(level slog.Level, text string) { inst.log(level, "guest stdout", "line", text) }}
+	inst.stderr = guestOutput{level: slog.LevelWarn, stop: &inst.interrupter, log: func(level slog.Level, text string) { inst.log(level, "guest stderr", "line", text) }}
 	inst.ex.inst = inst
 	return inst
 }
@@ -165,11 +164,20 @@ func (b *logBudget) take(logger *slog.Logger, n int, requestID string) bool {
 	return false
 }
 
-// guestOutput turns a guest's stdout or stderr into log lines.
+// maxPanic bounds the text of a guest's panic kept for one log record.
+const maxPanic = 64 << 10
+
+// guestOutput turns a guest's stdout or stderr into log records: one per
+// line at level, except that a panic (a line starting "panic: ", "fatal
+// error: " or saying "panicked at") and every line after it until the
+// call into the guest ends make a single record at ERROR, stack trace
+// included.
 type guestOutput struct {
-	log  func(line string)
-	stop *interrupter // checked before each write
-	buf  []byte
+	level slog.Level
+	log   func(level slog.Level, text string)
+	stop  *interrupter // checked before each write
+	line  []byte       // the line being written
+	panic []byte       // the panic's lines so far, while the guest panics
 }
 
 func (g *guestOutput) Write(p []byte) (int, error) {
@@ -178,23 +186,50 @@ func (g *guestOutput) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			g.buf = append(g.buf, p...)
-			if len(g.buf) >= maxLogLine {
-				g.flush()
+			g.line = append(g.line, p...)
+			if len(g.line) >= maxLogLine {
+				g.endLine()
 			}
 			break
 		}
-		g.buf = append(g.buf, p[:i]...)
-		g.flush()
+		g.line = append(g.line, p[:i]...)
+		g.endLine()
 		p = p[i+1:]
 	}
 	return n, nil
 }
 
-func (g *guestOutput) flush() {
-	if len(g.buf) == 0 {
-		return
+// endLine logs the line written so far, or adds it to the panic.
+func (g *guestOutput) endLine() {
+	line := g.line
+	g.line = g.line[:0]
+	switch {
+	case g.panic != nil:
+		if len(g.panic)+len(line) < maxPanic {
+			g.panic = append(append(g.panic, '\n'), line...)
+		}
+	case isPanic(line):
+		g.panic = append([]byte(nil), line...)
+	case len(line) > 0:
+		g.log(g.level, string(line))
 	}
-	g.log(string(g.buf))
-	g.buf = g.buf[:0]
+}
+
+// isPanic reports whether a line of guest output starts a panic, in the
+// words of Go, Rust or C's runtime.
+func isPanic(line []byte) bool {
+	return bytes.HasPrefix(line, []byte("panic: ")) || bytes.HasPrefix(line, []byte("fatal error: ")) ||
+		bytes.Contains(line, []byte(" panicked at "))
+}
+
+// flush logs what is left when a call into the guest ends: a partial
+// line, and a panic as one record.
+func (g *guestOutput) flush() {
+	if len(g.line) > 0 {
+		g.endLine()
+	}
+	if g.panic != nil {
+		g.log(slog.LevelError, string(bytes.TrimRight(g.panic, "\n")))
+		g.panic = nil
+	}
 }

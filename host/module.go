@@ -26,8 +26,10 @@ const (
 // more than its payload's bytes.
 var vectorSections = map[byte]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 9: true, 10: true, 11: true}
 
-// prepare checks wasm and returns it instrumented, ready to compile.
-func prepare(ctx context.Context, wasm []byte, maxMemory uint64) ([]byte, error) {
+// prepare checks wasm and returns it instrumented, ready to compile. A
+// module that a process sharing cacheDir validated before is not
+// validated again (see validcache.go).
+func prepare(ctx context.Context, wasm []byte, maxMemory uint64, cacheDir string) ([]byte, error) {
 	if len(wasm) > maxModuleSize {
 		return nil, fmt.Errorf("module is %s, over the limit of %s", mebibytes(uint64(len(wasm))), mebibytes(maxModuleSize))
 	}
@@ -35,8 +37,11 @@ func prepare(ctx context.Context, wasm []byte, maxMemory uint64) ([]byte, error)
 	if err == nil {
 		err = checkSizes(secs)
 	}
-	if err == nil {
-		err = validate(ctx, wasm)
+	mark := validMark(cacheDir, wasm)
+	if err == nil && !knownValid(mark) {
+		if err = validate(ctx, wasm); err == nil {
+			rememberValid(mark)
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("not a valid Wasm module: %w", err)

@@ -117,6 +117,9 @@ func watchInterval(timeout time.Duration) time.Duration {
 // get returns an instance for one request, starting one if none is idle.
 // It waits for one at most Config.QueueTimeout.
 func (p *pool) get(ctx context.Context) (*instance, error) {
+	if len(p.sem) == cap(p.sem) {
+		p.h.metrics.waits.Inc() // every instance is in use: this request waits
+	}
 	if err := acquire(ctx, p.sem, p.h.cfg.QueueTimeout); err != nil {
 		return nil, err
 	}
@@ -130,6 +133,7 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	closed := p.closed
 	if !closed {
 		p.live[inst] = struct{}{}
+		p.h.metrics.instances.Inc()
 	}
 	p.mu.Unlock()
 	if closed {
@@ -153,7 +157,10 @@ func (p *pool) put(inst *instance) {
 // forget takes an instance out of the watchdog's sight.
 func (p *pool) forget(inst *instance) {
 	p.mu.Lock()
-	delete(p.live, inst)
+	if _, ok := p.live[inst]; ok {
+		delete(p.live, inst)
+		p.h.metrics.instances.Dec()
+	}
 	p.mu.Unlock()
 }
 

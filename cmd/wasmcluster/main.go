@@ -1,6 +1,9 @@
 // Command wasmcluster serves a WebAssembly HTTP handler on every core.
 //
 //	wasmcluster serve [flags] HANDLER.wasm
+//	wasmcluster compile [flags] HANDLER.wasm
+//	wasmcluster reload|stop --pid-file FILE
+//	wasmcluster status (--admin ADDRESS | --pid-file FILE)
 //
 // Run "wasmcluster serve --help" for the flags.
 package main
@@ -14,6 +17,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -25,8 +29,21 @@ import (
 	"github.com/wasmcluster/wasmcluster/kv/sqlite"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version is set at build time with -ldflags "-X main.version=...";
+// otherwise it is the module version the binary was built from (go
+// install ...@v1.2.3), or "dev".
+var version = ""
+
+// buildVersion returns the version to print.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
 
 // usage is the help of the command, printed by "wasmcluster help".
 const usage = `wasmcluster serves a WebAssembly HTTP handler on every core: a primary
@@ -34,14 +51,18 @@ process owns the socket and hands each connection to one of its worker
 processes, each running the handler.
 
 Usage:
-  wasmcluster serve [flags] HANDLER.wasm
-  wasmcluster version
+  wasmcluster serve [flags] HANDLER.wasm     serve it (--workers N runs N workers, a standby and the primary)
+  wasmcluster compile [flags] HANDLER.wasm   compile it into the cache (--cache-dir), ahead of a deploy
+  wasmcluster reload --pid-file FILE         reload the module of the server that wrote FILE (SIGHUP)
+  wasmcluster stop --pid-file FILE           drain and stop that server (SIGTERM), waiting for it to exit
+  wasmcluster status --admin ADDRESS         whether a server is ready, and its workers (or --pid-file FILE)
+  wasmcluster version                        (or --version)
 
 Example:
-  wasmcluster serve --listen :8080 --admin 127.0.0.1:9090 hello.wasm
-  curl localhost:8080/hi            # the handler answers
-  kill -HUP <primary pid>           # reload hello.wasm, no request dropped
-  kill -TERM <primary pid>          # drain and exit
+  wasmcluster serve --listen :8080 --admin 127.0.0.1:9090 --pid-file /run/wc.pid hello.wasm
+  curl localhost:8080/hi                         # the handler answers
+  wasmcluster reload --pid-file /run/wc.pid      # reload hello.wasm, no request dropped
+  wasmcluster stop --pid-file /run/wc.pid        # drain and exit
 
 HANDLER.wasm is an http-wasm handler (exports handle_request), or a WASI
 command (exports _start) run once per request, CGI style.
@@ -69,13 +90,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "wasmcluster: %v\nRun 'wasmcluster serve --help' for usage.\n", err)
 			return 2
 		}
+		slog.SetDefault(cfg.Logger) // the log package's lines, too, go to the one logger
 		if err := wasmcluster.Run(context.Background(), cfg); err != nil {
 			fmt.Fprintf(stderr, "wasmcluster: %v\n", err)
 			return 1
 		}
 		return 0
-	case "version":
-		fmt.Fprintln(stdout, "wasmcluster", version)
+	case "compile":
+		return compile(args[1:], stdout, stderr)
+	case "reload", "stop", "status":
+		return control(args[0], args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "wasmcluster", buildVersion())
 		return 0
 	case "help", "-h", "--help", "-help":
 		fmt.Fprint(stdout, usage)
@@ -106,6 +132,12 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	fs.SetOutput(io.Discard) // errors are reported once, by the caller
 	fs.Usage = func() {}
 	var (
+		timeout  = durationFlag(host.DefaultTimeout)
+		drain    = durationFlag(30 * time.Second)
+		cacheDir = wasmcluster.DefaultCacheDir()
+		noCache  bool
+		sockMode = modeFlag(0)
+		format   string
 		memory   = sizeFlag(host.DefaultMaxMemory)
 		body     = sizeFlag(host.DefaultMaxRequestBody)
 		response = sizeFlag(host.DefaultMaxResponseBody)
@@ -123,7 +155,8 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	fs.StringVar(&cfg.Listen, "listen", ":8080", "`address` to serve: host:port, unix:/path, or systemd (socket activation)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "`n` worker processes (0: one per CPU)")
 	fs.StringVar(&cfg.Balance, "balance", "round-robin", "`policy` that spreads connections over the workers: round-robin or least-conn")
-	fs.DurationVar(&cfg.Host.Timeout, "timeout", host.DefaultTimeout, "longest a request may run in the handler; after it, the client gets 504")
+	fs.Var(&sockMode, "socket-mode", "permission `bits` of the Unix socket --listen unix:/path makes, in octal, e.g. 0660 (default: as the umask leaves them)")
+	fs.Var(&timeout, "timeout", "longest a request may run in the handler, a `duration` such as 5s; after it, the client gets 504")
 	fs.Var(&memory, "max-memory", "most linear memory a handler instance may use, a `size` from 64KiB to 4GiB; a handler needing more gets 500")
 	fs.Var(&body, "max-body", "largest request body the handler may read, a `size` or -1 for no limit; a larger one gets 413")
 	fs.Var(&response, "max-response", "largest response body the handler may write, a `size` or -1 for no limit; past it the client gets 500, or a cut connection once the response has started")
@@ -135,20 +168,31 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	fs.StringVar(&mode, "mode", "auto", "`kind` of handler: auto (from its exports), handler (http-wasm) or cgi (WASI command)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file`; with --tls-key, serve HTTPS and HTTP/2")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file` for --tls-cert")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 30*time.Second, "longest a drain (SIGTERM, reload) waits for requests in flight")
-	fs.DurationVar(&cfg.Host.QueueTimeout, "queue-timeout", host.DefaultQueueTimeout, "longest a request waits for a free handler instance; after it, the client gets 503 with Retry-After")
-	fs.DurationVar(&cfg.HeaderTimeout, "header-timeout", 10*time.Second, "longest a client may take to send a request's header")
-	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", time.Minute, "longest a client may take to send a whole request, body included")
-	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", 30*time.Second, "longest a client may take to read each part of a response before it is cut off")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 2*time.Minute, "longest a keep-alive connection may wait for its next request")
-	fs.DurationVar(&cfg.ParkTimeout, "park-timeout", 5*time.Second, "longest a connection waits for a worker that can take it; after it, the client gets 503")
-	fs.StringVar(&cfg.Admin, "admin", "", "`address` for /healthz, /workers and /metrics, e.g. 127.0.0.1:9090 (default: none)")
+	fs.Var(&drain, "drain-timeout", "longest a drain (SIGTERM, reload) waits for requests in flight, a `duration`")
+	cfg.Host.QueueTimeout = host.DefaultQueueTimeout
+	fs.Var((*durationFlag)(&cfg.Host.QueueTimeout), "queue-timeout", "longest a request waits for a free handler instance; after it, the client gets 503 with Retry-After")
+	cfg.HeaderTimeout = 10 * time.Second
+	fs.Var((*durationFlag)(&cfg.HeaderTimeout), "header-timeout", "longest a client may take to send a request's header")
+	cfg.ReadTimeout = time.Minute
+	fs.Var((*durationFlag)(&cfg.ReadTimeout), "read-timeout", "longest a client may take to send a whole request, body included")
+	cfg.WriteTimeout = 30 * time.Second
+	fs.Var((*durationFlag)(&cfg.WriteTimeout), "write-timeout", "longest a client may take to read each part of a response before it is cut off")
+	cfg.IdleTimeout = 2 * time.Minute
+	fs.Var((*durationFlag)(&cfg.IdleTimeout), "idle-timeout", "longest a keep-alive connection may wait for its next request")
+	cfg.ParkTimeout = 5 * time.Second
+	fs.Var((*durationFlag)(&cfg.ParkTimeout), "park-timeout", "longest a connection waits for a worker that can take it; after it, the client gets 503")
+	fs.StringVar(&cfg.Admin, "admin", "", "`address` for /healthz, /readyz, /workers and /metrics, e.g. 127.0.0.1:9090 (default: none)")
+	fs.StringVar(&cacheDir, "cache-dir", cacheDir, "`directory` that keeps compiled modules across starts, shareable by servers")
+	fs.BoolVar(&noCache, "no-cache", false, "compile into a private directory removed at exit: every start compiles again")
+	fs.StringVar(&cfg.PIDFile, "pid-file", "", "`file` to write the primary's pid to, for reload and stop")
+	fs.BoolVar(&cfg.AccessLog, "access-log", true, "log a line per request; --access-log=false turns it off")
 	fs.Var(&stores, "kv", "key-value store `NAME=URL` the handler may use: sqlite:PATH (a file this machine's workers share) or redis://HOST:PORT/DB (repeatable; default: default=sqlite:$XDG_STATE_HOME/wasmcluster/kv/default.db, XDG_STATE_HOME defaulting to ~/.local/state)")
 	fs.Var(&quota, "kv-quota", "most bytes of keys and values in each sqlite store, a `size` or -1 for no quota")
 	fs.Var(&maxKey, "kv-max-key", "longest key-value key, a `size`")
 	fs.Var(&maxValue, "kv-max-value", "largest key-value value, a `size`")
 	fs.IntVar(&cfg.Host.KVLimits.MaxList, "kv-max-list", kv.DefaultMaxList, "most keys `n` one key-value list call returns")
 	fs.StringVar(&logLevel, "log-level", "info", "least `severity` logged: debug, info, warn or error")
+	fs.StringVar(&format, "log-format", "text", "`format` of the log: text or json")
 
 	// The flag package stops at the first argument that is not a flag:
 	// take it as a positional one and parse on, until "--" or the end.
@@ -178,6 +222,9 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	}
 	cfg.Module = positional[0]
 
+	cfg.Host.Timeout, cfg.DrainTimeout = time.Duration(timeout), time.Duration(drain)
+	cfg.Host.CompilationCacheDir, cfg.PrivateCache = cacheDir, noCache
+	cfg.SocketMode = os.FileMode(sockMode)
 	var err error
 	if _, err = dispatcher.ParseBalancer(cfg.Balance); err != nil {
 		return cfg, err
@@ -244,7 +291,15 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %q is not debug, info, warn or error", logLevel)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	switch format {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	default:
+		return cfg, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
 	return cfg, nil
 }
 
@@ -373,4 +428,39 @@ func formatSize(n int64) string {
 		}
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// durationFlag is a time.Duration whose error says how to write one.
+type durationFlag time.Duration
+
+// String returns the duration as time.Duration writes it.
+func (d *durationFlag) String() string { return time.Duration(*d).String() }
+
+// Set parses a duration such as 5s, 1m30s or 500ms.
+func (d *durationFlag) Set(v string) error {
+	parsed, err := time.ParseDuration(v)
+	if err != nil {
+		if _, numErr := strconv.ParseFloat(v, 64); numErr == nil {
+			return fmt.Errorf("%q has no unit; write %ss for seconds, or ms, m, h", v, v)
+		}
+		return fmt.Errorf("%q is not a duration such as 5s, 1m30s or 500ms", v)
+	}
+	*d = durationFlag(parsed)
+	return nil
+}
+
+// modeFlag is file permission bits written in octal, such as 0660.
+type modeFlag os.FileMode
+
+// String returns the bits in octal.
+func (m *modeFlag) String() string { return fmt.Sprintf("%#o", uint32(*m)) }
+
+// Set parses octal permission bits.
+func (m *modeFlag) Set(v string) error {
+	n, err := strconv.ParseUint(v, 8, 32)
+	if err != nil || n > 0o777 {
+		return fmt.Errorf("%q is not permission bits in octal, such as 0660", v)
+	}
+	*m = modeFlag(n)
+	return nil
 }

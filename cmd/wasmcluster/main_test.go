@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"log/slog"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +58,25 @@ func TestParseServe(t *testing.T) {
 		{"largest memory", []string{"x.wasm", "--max-memory", "4GiB"}, func(t *testing.T, cfg wasmcluster.Config) {
 			assert.Equal(t, uint64(4<<30), cfg.Host.MaxMemory)
 		}},
+		{"operations", []string{"x.wasm", "--cache-dir", "/var/cache/wc", "--pid-file", "/run/wc.pid", "--access-log=false",
+			"--listen", "unix:/run/wc.sock", "--socket-mode", "0660", "--log-format", "json"}, func(t *testing.T, cfg wasmcluster.Config) {
+			assert.Equal(t, "/var/cache/wc", cfg.Host.CompilationCacheDir)
+			assert.False(t, cfg.PrivateCache)
+			assert.Equal(t, "/run/wc.pid", cfg.PIDFile)
+			assert.False(t, cfg.AccessLog)
+			assert.Equal(t, os.FileMode(0o660), cfg.SocketMode)
+			_, isJSON := cfg.Logger.Handler().(*slog.JSONHandler)
+			assert.True(t, isJSON)
+		}},
+		{"operation defaults", []string{"x.wasm"}, func(t *testing.T, cfg wasmcluster.Config) {
+			assert.Equal(t, wasmcluster.DefaultCacheDir(), cfg.Host.CompilationCacheDir)
+			assert.True(t, cfg.AccessLog, "on by default")
+			_, isText := cfg.Logger.Handler().(*slog.TextHandler)
+			assert.True(t, isText)
+		}},
+		{"no cache", []string{"x.wasm", "--no-cache"}, func(t *testing.T, cfg wasmcluster.Config) {
+			assert.True(t, cfg.PrivateCache)
+		}},
 		{"no body limits", []string{"x.wasm", "--max-body", "-1", "--max-response", "-1"}, func(t *testing.T, cfg wasmcluster.Config) {
 			assert.Equal(t, int64(-1), cfg.Host.MaxRequestBody)
 			assert.Equal(t, int64(-1), cfg.Host.MaxResponseBody)
@@ -92,6 +113,10 @@ func TestRunUsageErrors(t *testing.T) {
 		{"negative timeout", []string{"x.wasm", "--timeout", "-1s"}, "--timeout -1s: want a positive duration"},
 		{"zero timeout", []string{"x.wasm", "--timeout", "0"}, "--timeout 0s: want a positive duration"},
 		{"negative drain timeout", []string{"x.wasm", "--drain-timeout", "-1s"}, "--drain-timeout -1s: want a positive duration"},
+		{"timeout without a unit", []string{"x.wasm", "--timeout", "5"}, `invalid value "5" for flag -timeout: "5" has no unit; write 5s for seconds, or ms, m, h`},
+		{"timeout not a duration", []string{"x.wasm", "--timeout", "soon"}, `invalid value "soon" for flag -timeout: "soon" is not a duration such as 5s, 1m30s or 500ms`},
+		{"log format", []string{"x.wasm", "--log-format", "xml"}, `--log-format: "xml" is not text or json`},
+		{"socket mode", []string{"x.wasm", "--socket-mode", "rw"}, `invalid value "rw" for flag -socket-mode: "rw" is not permission bits in octal, such as 0660`},
 		{"zero write timeout", []string{"x.wasm", "--write-timeout", "0s"}, "--write-timeout 0s: want a positive duration"},
 		{"negative queue timeout", []string{"x.wasm", "--queue-timeout", "-1s"}, "--queue-timeout -1s: want a positive duration"},
 		{"memory overflow", []string{"x.wasm", "--max-memory", "99999999999G"},
@@ -199,4 +224,22 @@ func TestSize(t *testing.T) {
 		_, err := parseSize(in)
 		assert.EqualError(t, err, `"`+in+`" is not a size like 1048576, 64KiB or 10MB`)
 	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, arg := range []string{"version", "--version"} {
+		var stdout, stderr bytes.Buffer
+		assert.Equal(t, 0, run([]string{arg}, &stdout, &stderr))
+		assert.Equal(t, "wasmcluster dev\n", stdout.String(), "a test binary has no module version")
+		assert.Empty(t, stderr.String())
+	}
+}
+
+func TestControlNeedsAServer(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	assert.Equal(t, 2, run([]string{"stop"}, &stdout, &stderr))
+	assert.Equal(t, "wasmcluster stop: --pid-file is required\n", stderr.String())
+	stderr.Reset()
+	assert.Equal(t, 1, run([]string{"reload", "--pid-file", t.TempDir() + "/none.pid"}, &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "no such file or directory")
 }

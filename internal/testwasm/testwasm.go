@@ -102,6 +102,21 @@ func goBuild(t testing.TB, pkg string, flags ...string) string {
 	})
 }
 
+// Main runs a package's tests, then removes what Cached built: a test
+// package that builds guests calls it from TestMain, so that its run
+// leaves nothing behind in the temporary directory.
+//
+//	func TestMain(m *testing.M) { os.Exit(testwasm.Main(m)) }
+func Main(m *testing.M) int {
+	code := m.Run()
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if tempDir != "" {
+		_ = os.RemoveAll(tempDir)
+	}
+	return code
+}
+
 var (
 	cacheMu sync.Mutex
 	cache   = map[string]string{}
