@@ -74,6 +74,9 @@ func serveModule(t *testing.T, path string, extra ...string) *server {
 	args = append(args, path)
 	cmd := exec.Command(buildCLI(t), args...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // nothing is left in /tmp, even when killed
+	// The default key-value store goes under the test's directory, not
+	// the user's.
+	cmd.Env = append(cmd.Env, "XDG_STATE_HOME="+t.TempDir())
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

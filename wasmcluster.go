@@ -101,6 +101,14 @@ type Config struct {
 	AccessLog bool
 	// Logger gets the log of every process. Default slog.Default().
 	Logger *slog.Logger
+
+	// KV are key-value stores for the guests, by name to URL (see
+	// OpenStore): every worker opens them and adds them to Host.KV.
+	// None by default; the command line gives "default" an embedded one.
+	KV map[string]string
+	// KVQuota bounds each embedded store's bytes (0: the default of
+	// kv/sqlite; negative: none).
+	KVQuota int64
 }
 
 // The primary tells its workers where its compilation cache is, and which
@@ -234,6 +242,13 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	workers := cfg.Workers
 	if workers <= 0 {
 		workers = runtime.NumCPU()
+	}
+	// Open the stores once before any worker: a bad URL fails now, and
+	// an embedded store's file is set up before workers share it.
+	if _, opened, err := openStores(ctx, cfg, log); err != nil {
+		return err
+	} else if err := closeStores(opened); err != nil {
+		return err
 	}
 	// Compile first: a bad module fails now, before any worker starts,
 	// and the workers find the compiled code in the cache.

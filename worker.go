@@ -35,6 +35,12 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if path := os.Getenv(envModuleCopy); path != "" {
 		module = path
 	}
+	stores, opened, err := openStores(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeStores(opened)
+	hostCfg.KV = stores
 	h, err := host.Load(ctx, module, hostCfg)
 	if err != nil {
 		return err

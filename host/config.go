@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wasmcluster/wasmcluster/kv"
 )
 
 // Mode selects how a module is driven.
@@ -127,6 +129,16 @@ type Config struct {
 	// Default slog.Default().
 	Logger *slog.Logger
 
+	// KV are the key-value stores guests may use, by the name a guest
+	// calls them (the usual one is "default"). A guest can reach no store
+	// not named here. None by default. The Handler uses them and never
+	// closes them: whoever opened them does.
+	KV map[string]kv.Store
+
+	// KVLimits bound what a guest may ask of a store in one call: key and
+	// value sizes, keys per list. Zero fields take kv's defaults.
+	KVLimits kv.Limits
+
 	// Next is the handler a guest reaches by returning next=1 from
 	// handle_request. Default: 404 Not Found. Handler.Wrap sets it per use.
 	Next http.Handler
@@ -164,6 +176,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.KVLimits = c.KVLimits.WithDefaults()
 	if c.Next == nil {
 		c.Next = http.NotFoundHandler()
 	}

@@ -39,7 +39,7 @@ type extState struct {
 }
 
 // extFuncs is the whole wasmcluster host module.
-var extFuncs = slices.Concat(resultFuncs, flushFuncs, requestFuncs, callFuncs, fetchFuncs)
+var extFuncs = slices.Concat(resultFuncs, flushFuncs, requestFuncs, callFuncs, fetchFuncs, kvFuncs)
 
 // extFunctions names the functions of extFuncs, to check imports.
 var extFunctions = funcNames(extFuncs)

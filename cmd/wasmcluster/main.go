@@ -25,6 +25,8 @@ import (
 	"github.com/wasmcluster/wasmcluster"
 	"github.com/wasmcluster/wasmcluster/dispatcher"
 	"github.com/wasmcluster/wasmcluster/host"
+	"github.com/wasmcluster/wasmcluster/kv"
+	"github.com/wasmcluster/wasmcluster/kv/sqlite"
 )
 
 // version is set at build time with -ldflags "-X main.version=...";
@@ -145,6 +147,10 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 		config   string
 		mode     string
 		logLevel string
+		stores   = listFlag{}
+		quota    = sizeFlag(sqlite.DefaultQuota)
+		maxKey   = sizeFlag(kv.DefaultMaxKey)
+		maxValue = sizeFlag(kv.DefaultMaxValue)
 	)
 	fs.StringVar(&cfg.Listen, "listen", ":8080", "`address` to serve: host:port, unix:/path, or systemd (socket activation)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "`n` worker processes (0: one per CPU)")
@@ -180,6 +186,11 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 	fs.BoolVar(&noCache, "no-cache", false, "compile into a private directory removed at exit: every start compiles again")
 	fs.StringVar(&cfg.PIDFile, "pid-file", "", "`file` to write the primary's pid to, for reload and stop")
 	fs.BoolVar(&cfg.AccessLog, "access-log", true, "log a line per request; --access-log=false turns it off")
+	fs.Var(&stores, "kv", "key-value store `NAME=URL` the handler may use: sqlite:PATH (a file this machine's workers share) or redis://HOST:PORT/DB (repeatable; default: default=sqlite:$XDG_STATE_HOME/wasmcluster/kv/default.db, XDG_STATE_HOME defaulting to ~/.local/state)")
+	fs.Var(&quota, "kv-quota", "most bytes of keys and values in each sqlite store, a `size` or -1 for no quota")
+	fs.Var(&maxKey, "kv-max-key", "longest key-value key, a `size`")
+	fs.Var(&maxValue, "kv-max-value", "largest key-value value, a `size`")
+	fs.IntVar(&cfg.Host.KVLimits.MaxList, "kv-max-list", kv.DefaultMaxList, "most keys `n` one key-value list call returns")
 	fs.StringVar(&logLevel, "log-level", "info", "least `severity` logged: debug, info, warn or error")
 	fs.StringVar(&format, "log-format", "text", "`format` of the log: text or json")
 
@@ -268,6 +279,14 @@ func parseServe(args []string, stdout io.Writer) (wasmcluster.Config, error) {
 			return cfg, fmt.Errorf("--config: %w", err)
 		}
 	}
+	if cfg.KV, err = parseStores(stores); err != nil {
+		return cfg, err
+	}
+	cfg.KVQuota = int64(quota)
+	if maxKey < 0 || maxValue < 0 || cfg.Host.KVLimits.MaxList <= 0 {
+		return cfg, errors.New("--kv-max-key, --kv-max-value and --kv-max-list take positive values")
+	}
+	cfg.Host.KVLimits.MaxKey, cfg.Host.KVLimits.MaxValue = int(maxKey), int(maxValue)
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %q is not debug, info, warn or error", logLevel)
@@ -298,6 +317,30 @@ func parseEnv(kvs []string) (map[string]string, error) {
 		env[k] = v
 	}
 	return env, nil
+}
+
+// parseStores turns the --kv values into the cluster's stores, with the
+// embedded "default" unless one is given.
+func parseStores(specs []string) (map[string]string, error) {
+	stores := make(map[string]string, len(specs)+1)
+	for _, spec := range specs {
+		name, rawURL, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || rawURL == "" {
+			return nil, fmt.Errorf("--kv %q: want NAME=URL, e.g. default=redis://127.0.0.1:6379/0", spec)
+		}
+		if _, dup := stores[name]; dup {
+			return nil, fmt.Errorf("--kv %q: store %s is given twice", spec, name)
+		}
+		stores[name] = rawURL
+	}
+	if _, ok := stores["default"]; !ok {
+		path, err := sqlite.DefaultPath("default")
+		if err != nil {
+			return nil, fmt.Errorf("--kv: %w", err)
+		}
+		stores["default"] = "sqlite:" + path
+	}
+	return stores, nil
 }
 
 // parseDirs turns the --dir values into mounts of existing directories.

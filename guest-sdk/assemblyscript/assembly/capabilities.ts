@@ -27,7 +27,7 @@ export class Result {
 }
 
 /** Turns a call's i64 into a Result, with buf as the call's buffer. */
-function result(r: i64, buf: ArrayBuffer): Result {
+export function result(r: i64, buf: ArrayBuffer): Result {
   const out = new Result();
   if (r == -2) {
     out.notFound = true;

@@ -49,7 +49,7 @@ impl std::error::Error for Error {}
 
 /// Turns a call's i64 into its result: `buf[..r]` if it fit, else read
 /// with read_result.
-fn result(r: i64, mut buf: Vec<u8>) -> Result<Vec<u8>, Error> {
+pub(crate) fn result(r: i64, mut buf: Vec<u8>) -> Result<Vec<u8>, Error> {
     match r {
         -2 => return Err(Error::NotFound),
         -3 => return Err(Error::Conflict),

@@ -22,6 +22,7 @@ mod query;
 pub use flush::flush;
 pub use query::{parse_query, percent_decode};
 pub mod capabilities;
+pub mod kv;
 
 /// The raw imports of the ABI (module `http_handler`); see ../../ABI.md.
 pub mod sys {

@@ -1,0 +1,55 @@
+package sqlite_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/wasmcluster/wasmcluster/kv"
+	"github.com/wasmcluster/wasmcluster/kv/kvtest"
+	"github.com/wasmcluster/wasmcluster/kv/sqlite"
+)
+
+func open(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	kvtest.Run(t, open(t, filepath.Join(t.TempDir(), "kv.db"), sqlite.Options{}))
+}
+
+func TestQuotaRefusesGrowthNotShrinking(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "kv.db"), sqlite.Options{Quota: 100})
+	if err := s.Set(ctx, "a", make([]byte, 90), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(ctx, "b", make([]byte, 20), 0); !errors.Is(err, kv.ErrQuota) {
+		t.Fatalf("a write over the quota: got %v, want kv.ErrQuota", err)
+	}
+	if err := s.Set(ctx, "a", make([]byte, 10), 0); err != nil {
+		t.Fatalf("a write that shrinks: %v", err)
+	}
+	if err := s.Set(ctx, "b", make([]byte, 20), 0); err != nil {
+		t.Fatalf("a write that fits again: %v", err)
+	}
+}
+
+func TestTwoHandlesOnOneFileSeeEachOther(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "kv.db")
+	a, b := open(t, path, sqlite.Options{}), open(t, path, sqlite.Options{})
+	if _, err := a.Increment(ctx, "n", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Increment(ctx, "n", 1); err != nil || n != 2 {
+		t.Fatalf("second handle: got %d, %v; want 2", n, err)
+	}
+}

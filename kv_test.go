@@ -1,0 +1,226 @@
+package wasmcluster_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmcluster/wasmcluster/internal/testredis"
+	"github.com/wasmcluster/wasmcluster/internal/testwasm"
+)
+
+// These tests serve the kv test guest with 2 workers on each backend.
+
+// kvBackends are the stores the tests run on: a SQLite file, and a real
+// redis-server started for the test.
+func kvBackends(t *testing.T) map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "kv.db") },
+		"redis":  func(t *testing.T) string { return testredis.Start(t).URL() },
+	}
+}
+
+func serveKV(t *testing.T, url string, extra ...string) *server {
+	t.Helper()
+	return serveModule(t, testwasm.GoReactor(t, "guest-sdk/go/kv/internal/testkv"), append([]string{"--kv", "default=" + url}, extra...)...)
+}
+
+// do sends one request on a new connection, so that round-robin takes
+// turns between the workers, and returns the status and body.
+func (s *server) do(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+s.addr+path, strings.NewReader(body))
+	require.NoError(t, err)
+	res, err := fresh.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(b)
+}
+
+func TestKVReadYourWritesAcrossWorkers(t *testing.T) {
+	for name, url := range kvBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := serveKV(t, url(t))
+			for i := range 20 { // consecutive connections go to alternate workers
+				v := fmt.Sprint("value-", i)
+				code, _ := s.do(t, "PUT", "/k/user", v)
+				require.Equal(t, 200, code)
+				code, got := s.do(t, "GET", "/k/user", "")
+				require.Equal(t, 200, code)
+				require.Equal(t, v, got, "read %d", i)
+			}
+			code, _ := s.do(t, "DELETE", "/k/user", "")
+			assert.Equal(t, 200, code)
+			code, _ = s.do(t, "GET", "/k/user", "")
+			assert.Equal(t, 404, code, "deleted through one worker, gone through the other")
+			code, body := s.do(t, "GET", "/k/x?store=other", "")
+			assert.Equal(t, 503, code)
+			assert.Contains(t, body, `no key-value store named "other"`, "a store not given is refused")
+		})
+	}
+}
+
+// TestKVNoLostUpdates sends 10,000 increments from 64 connections to the
+// two workers: the counter must end at exactly 10,000, with increment and
+// with a compare-and-swap loop.
+func TestKVNoLostUpdates(t *testing.T) {
+	const requests, conns = 10000, 64
+	for name, url := range kvBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := serveKV(t, url(t), "--instances", "4")
+			for _, op := range []string{"inc", "cas"} {
+				var next, failed atomic.Int64
+				var wg sync.WaitGroup
+				for range conns {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						c := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}, Timeout: 60 * time.Second}
+						defer c.CloseIdleConnections()
+						for next.Add(1) <= requests {
+							res, err := c.Post("http://"+s.addr+"/"+op+"/hits", "", nil)
+							if err != nil {
+								failed.Add(1)
+								continue
+							}
+							_, _ = io.Copy(io.Discard, res.Body)
+							res.Body.Close()
+							if res.StatusCode != 200 {
+								failed.Add(1)
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				require.Zero(t, failed.Load(), "%s: failed requests", op)
+				_, got := s.do(t, "GET", "/k/hits", "")
+				assert.Equal(t, fmt.Sprint(requests), got, "%s: counter after %d requests", op, requests)
+				s.do(t, "DELETE", "/k/hits", "")
+			}
+		})
+	}
+}
+
+func TestKVTimeToLive(t *testing.T) {
+	for name, url := range kvBackends(t) {
+		t.Run(name, func(t *testing.T) {
+			s := serveKV(t, url(t))
+			code, _ := s.do(t, "PUT", "/k/session?ttl=300", "token")
+			require.Equal(t, 200, code)
+			code, _ = s.do(t, "HEAD", "/k/session", "")
+			assert.Equal(t, 200, code, "before its time-to-live")
+			assert.Eventually(t, func() bool {
+				code, _ := s.do(t, "GET", "/k/session", "")
+				return code == 404
+			}, 10*time.Second, 50*time.Millisecond, "gone after its time-to-live")
+		})
+	}
+}
+
+// TestKVEmbeddedStoreOutlivesReloadKillAndRestart: what the embedded
+// store holds survives a SIGHUP reload, a worker's SIGKILL and a restart
+// of the whole server.
+func TestKVEmbeddedStoreOutlivesReloadKillAndRestart(t *testing.T) {
+	url := "sqlite:" + filepath.Join(t.TempDir(), "kv.db")
+	s := serveKV(t, url)
+	s.do(t, "PUT", "/k/kept", "before")
+	reads := func(when string) {
+		t.Helper()
+		for range 4 {
+			code, got := s.do(t, "GET", "/k/kept", "")
+			require.Equal(t, 200, code, when)
+			require.Equal(t, "before", got, when)
+		}
+	}
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
+	require.Eventually(t, func() bool {
+		return strings.Contains(s.log.String(), "reloaded: new workers serve")
+	}, 20*time.Second, 10*time.Millisecond)
+	reads("after a reload")
+
+	victim := s.workers(t)[0]
+	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
+	require.Eventually(t, func() bool {
+		for _, w := range s.workers(t) {
+			if w.ID == victim.ID && w.PID != victim.PID && w.Ready {
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 20*time.Millisecond)
+	reads("after a worker's SIGKILL")
+
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, <-s.exit)
+	s.exit <- nil
+	s = serveKV(t, url)
+	reads("after a restart")
+}
+
+// TestKVRedisDownFailsCallsNotWorkers stops Redis mid-run: the guest's
+// calls fail with an error it answers, the workers live, and the calls
+// work again once Redis is back.
+func TestKVRedisDownFailsCallsNotWorkers(t *testing.T) {
+	redis := testredis.Start(t)
+	s := serveKV(t, redis.URL(), "--timeout", "5s")
+	code, _ := s.do(t, "POST", "/inc/n", "")
+	require.Equal(t, 200, code)
+	before := s.workers(t)
+
+	redis.Stop()
+	for range 4 {
+		start := time.Now()
+		code, body := s.do(t, "POST", "/inc/n", "")
+		assert.Equal(t, 503, code, "the guest answers the store's error: %s", body)
+		assert.Contains(t, body, "kv_increment")
+		assert.Less(t, time.Since(start), 5*time.Second, "within the request's deadline")
+	}
+	assert.Contains(t, s.log.String(), `msg="key-value store failed"`)
+	for i, w := range s.workers(t) {
+		assert.Equal(t, before[i].PID, w.PID, "worker %d lives", w.ID)
+	}
+
+	redis.Restart()
+	assert.Eventually(t, func() bool {
+		code, _ := s.do(t, "POST", "/inc/n", "")
+		return code == 200
+	}, 20*time.Second, 100*time.Millisecond, "calls work again once Redis is back")
+}
+
+// TestKVItemsExampleAcrossWorkers: the C JSON store of examples/items
+// answers, through either worker, what was stored through the other.
+func TestKVItemsExampleAcrossWorkers(t *testing.T) {
+	wasm := testwasm.C(t, true, "examples/items/c/items.c", "guest-sdk/c/wasmcluster.c")
+	s := serveModule(t, wasm, "--kv", "default=sqlite:"+filepath.Join(t.TempDir(), "kv.db"))
+	code, _ := s.do(t, "PUT", "/items/1", `{"name":"Ada"}`)
+	require.Equal(t, 200, code)
+	code, _ = s.do(t, "PUT", "/items/2", `{"name":"Grace"}`)
+	require.Equal(t, 200, code)
+	for range 4 { // consecutive connections go to alternate workers
+		code, body := s.do(t, "GET", "/items/2", "")
+		assert.Equal(t, "200 {\"name\":\"Grace\"}", fmt.Sprint(code, " ", body))
+		code, body = s.do(t, "GET", "/items", "")
+		assert.Equal(t, "200 [\"1\",\"2\"]\n", fmt.Sprint(code, " ", body))
+	}
+	code, _ = s.do(t, "PUT", "/items/3", "not json")
+	assert.Equal(t, 400, code)
+	code, _ = s.do(t, "DELETE", "/items/1", "")
+	assert.Equal(t, 204, code)
+	code, _ = s.do(t, "GET", "/items/1", "")
+	assert.Equal(t, 404, code)
+	code, _ = s.do(t, "DELETE", "/items/1", "")
+	assert.Equal(t, 404, code)
+}
