@@ -11,8 +11,10 @@
 FROM scratch
 COPY --chown=65532:65532 bin/image/rootfs/ /
 USER 65532:65532
-# The compilation cache (DefaultCacheDir) and the primary's temporary files.
-ENV XDG_CACHE_HOME=/cache TMPDIR=/tmp
+# The compilation cache (DefaultCacheDir), the key-value store's default
+# file (mount a volume at /state to keep it) and the primary's temporary
+# files.
+ENV XDG_CACHE_HOME=/cache XDG_STATE_HOME=/state TMPDIR=/tmp
 EXPOSE 8080 9090
 ENTRYPOINT ["/wasmcluster"]
 CMD ["serve", "--listen", ":8080", "--admin", ":9090", "--drain-timeout", "20s", "/srv/hello.wasm"]

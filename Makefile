@@ -46,7 +46,7 @@ bench:
 # static CLI, the hello example and its compiled code, staged in
 # bin/image/rootfs. It needs docker and no base image.
 image:
-	rm -rf bin/image && mkdir -p bin/image/rootfs/srv bin/image/rootfs/tmp bin/image/rootfs/cache
+	rm -rf bin/image && mkdir -p bin/image/rootfs/srv bin/image/rootfs/tmp bin/image/rootfs/cache bin/image/rootfs/state
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/image/rootfs/wasmcluster ./cmd/wasmcluster
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o bin/image/rootfs/srv/hello.wasm ./examples/hello-wasm/go-exchange
 	bin/image/rootfs/wasmcluster compile --cache-dir bin/image/rootfs/cache/wasmcluster bin/image/rootfs/srv/hello.wasm

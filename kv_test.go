@@ -117,7 +117,7 @@ func TestKVTimeToLive(t *testing.T) {
 	for name, url := range kvBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := serveKV(t, url(t))
-			code, _ := s.do(t, "PUT", "/k/session?ttl=300", "token")
+			code, _ := s.do(t, "PUT", "/k/session?ttl=2000", "token")
 			require.Equal(t, 200, code)
 			code, _ = s.do(t, "HEAD", "/k/session", "")
 			assert.Equal(t, 200, code, "before its time-to-live")
