@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -27,6 +28,7 @@ func TestGreetThroughTheCluster(t *testing.T) {
 	testwasm.Run(t, root, nil, "go", "build", "-o", bin, "./examples/host-functions")
 
 	cmd := exec.Command(bin, "--listen", "127.0.0.1:0", "--workers", "2")
+	cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir()) // killed, it leaves its temporary directory there
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
