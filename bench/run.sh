@@ -26,14 +26,7 @@ for tool in wrk node clang curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh # $tmp and pids, cleaned up on exit
 
 go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
 go build -o "$tmp/plaingo" ./bench/plaingo

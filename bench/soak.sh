@@ -25,14 +25,7 @@ SLOW=${SLOW:-100}
 command -v wrk >/dev/null || { echo "soak: wrk is not installed (scripts/install-toolchains)" >&2; exit 1; }
 ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+. bench/lib.sh # $tmp and pids, cleaned up on exit
 
 go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
 go build -o "$tmp/attack" ./bench/attack
