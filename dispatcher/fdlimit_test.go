@@ -106,6 +106,25 @@ func TestPrimaryOutOfFDsRefusesAndRecovers(t *testing.T) {
 	}
 	defer restore()
 
+	// Hold all but a few of the fds left under the limit. A handed-off
+	// connection leaves the primary's table while it waits in a worker's
+	// socket, and root may keep any number waiting there, so without
+	// these the primary would reach its limit only if a worker's socket
+	// filled first; with them, 300 connections at once always do.
+	var fillers []int
+	closeFillers := func() {
+		for _, fd := range fillers {
+			syscall.Close(fd)
+		}
+		fillers = nil
+	}
+	defer closeFillers()
+	for openFDs() < int(low.Cur)-8 {
+		fd, err := syscall.Open("/dev/null", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		require.NoError(t, err)
+		fillers = append(fillers, fd)
+	}
+
 	// 300 connections with the workers stopped: the primary parks what
 	// it can, refuses the rest at its fd limit, and answers the parked
 	// ones 503 after the park timeout. (Connections taken back from a
@@ -116,6 +135,7 @@ func TestPrimaryOutOfFDsRefusesAndRecovers(t *testing.T) {
 	assert.Zero(t, hanging, "every connection answered or closed")
 	assert.Positive(t, busy, "refused with a 503")
 
+	closeFillers()
 	cont()
 	restore()
 	_, err = c.get("/")
