@@ -3,8 +3,6 @@ package host
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"slices"
 )
 
 // A runaway guest must be stoppable, and must not stall the Go runtime:
@@ -58,6 +56,8 @@ const (
 // Kinds of imports and exports.
 const (
 	externFunc   = 0
+	externTable  = 1
+	externMemory = 2
 	externGlobal = 3
 )
 
@@ -123,15 +123,16 @@ func sectionPayload(secs []section, id byte) ([]byte, bool) {
 // check's memory.grow. secs must be a module wazero validated: everything
 // added comes after what the module's own code can name.
 func instrument(secs []section, header []byte) ([]byte, error) {
-	importedGlobals, definedGlobals, hasMemory := 0, 0, false
+	importedFuncs, importedGlobals, definedGlobals, hasMemory := 0, 0, 0, false
 	for _, s := range secs {
 		switch s.id {
 		case secImport:
-			globals, memories, err := countImports(s.payload)
+			imports, err := countImports(s.payload)
 			if err != nil {
 				return nil, err
 			}
-			importedGlobals, hasMemory = globals, hasMemory || memories > 0
+			importedFuncs, importedGlobals = imports[externFunc], imports[externGlobal]
+			hasMemory = hasMemory || imports[externMemory] > 0
 		case secGlobal:
 			definedGlobals = int((&wasmReader{b: s.payload}).u32())
 		case secMemory:
@@ -183,7 +184,7 @@ func instrument(secs []section, header []byte) ([]byte, error) {
 			write(s.id, appendEntries(s.payload, added[s.id]...))
 			delete(added, s.id)
 		case s.id == secCode:
-			code, err := instrumentCode(s.payload, check)
+			code, err := instrumentCode(s.payload, check, uint32(importedFuncs))
 			if err != nil {
 				return nil, err
 			}
@@ -275,158 +276,31 @@ func isDebugSection(payload []byte) bool {
 	return r.err == nil && bytes.HasPrefix(name, []byte(".debug_"))
 }
 
-// countImports counts the globals and memories a module imports.
-func countImports(payload []byte) (globals, memories int, err error) {
+// countImports counts the functions, tables, memories and globals a module
+// imports, by kind.
+func countImports(payload []byte) (counts [4]int, err error) {
 	r := &wasmReader{b: payload}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
 		r.bytes(int(r.u32())) // module
 		r.bytes(int(r.u32())) // name
-		switch r.byte() {
-		case 0: // func: type index
+		kind := r.byte()
+		switch kind {
+		case externFunc: // type index
 			r.u32()
-		case 1: // table: reftype, limits
+		case externTable: // reftype, limits
 			r.byte()
 			r.limits()
-		case 2: // memory: limits
+		case externMemory: // limits
 			r.limits()
-			memories++
-		case externGlobal: // global: valtype, mutability
+		case externGlobal: // valtype, mutability
 			r.byte()
 			r.byte()
-			globals++
 		default:
-			return 0, 0, errUnsupported
+			return counts, errUnsupported
 		}
+		counts[kind]++
 	}
-	return globals, memories, r.err
-}
-
-// instrumentCode inserts check after the block type of every loop, and
-// at the start of every function that calls: a call graph can recurse, or
-// fan out exponentially, without a loop anywhere.
-func instrumentCode(payload, check []byte) ([]byte, error) {
-	r := &wasmReader{b: payload}
-	n := r.u32()
-	out := uleb(n)
-	var body []byte
-	for ; n > 0 && r.err == nil; n-- {
-		size := r.u32()
-		fn := &wasmReader{b: r.bytes(int(size))}
-		for groups := fn.u32(); groups > 0 && fn.err == nil; groups-- { // locals
-			fn.u32()
-			fn.byte()
-		}
-		body = append(body[:0], fn.b[:fn.at]...)
-		body = append(body, check...)
-		entry, calls := len(body), false
-		for !fn.done() && fn.err == nil {
-			start := fn.at
-			op := fn.byte()
-			if err := skipImmediates(fn, op); err != nil {
-				return nil, err
-			}
-			body = append(body, fn.b[start:fn.at]...)
-			switch op {
-			case 0x03: // loop
-				body = append(body, check...)
-			case 0x10, 0x11, 0x12, 0x13, 0x14, 0x15: // call, call_indirect, return_call..., call_ref...
-				calls = true
-			}
-		}
-		if fn.err != nil {
-			return nil, fn.err
-		}
-		if !calls {
-			body = slices.Delete(body, entry-len(check), entry)
-		}
-		out = append(out, uleb(uint32(len(body)))...)
-		out = append(out, body...)
-	}
-	if r.err == nil && !r.done() {
-		r.err = errors.New("bytes after the last function body")
-	}
-	return out, r.err
-}
-
-// skipImmediates reads past the immediates of the instruction op.
-func skipImmediates(r *wasmReader, op byte) error {
-	switch {
-	case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x19, op == 0x1a, op == 0x1b,
-		op >= 0x45 && op <= 0xc4, op == 0xd1, op == 0xd3:
-		// No immediates.
-	case op >= 0x02 && op <= 0x04, op == 0x06: // block, loop, if, try
-		r.blockType()
-	case op >= 0x07 && op <= 0x09, op >= 0x0c && op <= 0x0d, op == 0x10, op == 0x12, op == 0x14, op == 0x15,
-		op == 0x18, op >= 0x20 && op <= 0x26, op == 0x3f, op == 0x40, op == 0xd2, op == 0xd4, op == 0xd6:
-		r.u32()
-	case op == 0x0e: // br_table
-		for n := r.u32(); n > 0 && r.err == nil; n-- {
-			r.u32()
-		}
-		r.u32()
-	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect
-		r.u32()
-		r.u32()
-	case op == 0x1c: // select with types
-		for n := r.u32(); n > 0 && r.err == nil; n-- {
-			r.byte()
-		}
-	case op >= 0x28 && op <= 0x3e:
-		r.memarg()
-	case op == 0x41, op == 0x42: // i32.const, i64.const
-		r.sleb()
-	case op == 0x43:
-		r.bytes(4)
-	case op == 0x44:
-		r.bytes(8)
-	case op == 0xd0: // ref.null
-		r.sleb()
-	case op == 0xfc:
-		return skipFC(r)
-	case op == 0xfd:
-		return skipSIMD(r)
-	case op == 0xfe:
-		if sub := r.u32(); sub == 3 {
-			r.byte() // atomic.fence
-		} else {
-			r.memarg()
-		}
-	default:
-		return fmt.Errorf("%w 0x%02x", errUnsupported, op)
-	}
-	return nil
-}
-
-func skipFC(r *wasmReader) error {
-	switch sub := r.u32(); {
-	case sub <= 7: // saturating truncations
-	case sub == 8, sub == 10, sub == 12, sub == 14: // memory.init, memory.copy, table.init, table.copy
-		r.u32()
-		r.u32()
-	case sub == 9, sub == 11, sub == 13, sub >= 15 && sub <= 17:
-		r.u32()
-	default:
-		return fmt.Errorf("%w 0xfc %d", errUnsupported, sub)
-	}
-	return nil
-}
-
-func skipSIMD(r *wasmReader) error {
-	switch sub := r.u32(); {
-	case sub <= 11, sub == 92, sub == 93: // loads and stores
-		r.memarg()
-	case sub == 12, sub == 13: // v128.const, i8x16.shuffle
-		r.bytes(16)
-	case sub >= 21 && sub <= 34: // extract and replace lane
-		r.byte()
-	case sub >= 84 && sub <= 91: // load and store lane
-		r.memarg()
-		r.byte()
-	case sub <= 275:
-	default:
-		return fmt.Errorf("%w 0xfd %d", errUnsupported, sub)
-	}
-	return nil
+	return counts, r.err
 }
 
 // wasmReader decodes a Wasm binary; the first error sticks and ends reading.
@@ -482,6 +356,23 @@ func (r *wasmReader) sleb() {
 		}
 	}
 	r.err = errTruncated
+}
+
+// s64 reads a signed LEB128 of up to 64 bits.
+func (r *wasmReader) s64() int64 {
+	var v int64
+	for shift := 0; shift < 70; shift += 7 {
+		c := r.byte()
+		v |= int64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			if shift < 57 && c&0x40 != 0 {
+				v |= -1 << (shift + 7)
+			}
+			return v
+		}
+	}
+	r.err = errTruncated
+	return 0
 }
 
 func (r *wasmReader) blockType() {
