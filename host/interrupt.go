@@ -14,10 +14,13 @@ import (
 //
 // Instead, every module is instrumented before compiling (after wazero
 // validated it as written, see module.go). Two mutable globals are added:
-// a budget of checks, which the head of every loop and the entry of every
-// function that calls spend, and an interrupt flag, exported as
-// interruptGlobal. wazero's own checks are at loop heads only, so a guest
-// that recurses without looping would never stop. When the budget runs
+// a budget of checks, which every check spends, and an interrupt flag,
+// exported as interruptGlobal. Checks go where a run could otherwise go on
+// without end: loop heads (or, in Go's dispatch loops, the jumps back) and
+// the entry of the functions through which recursion or a call fan-out
+// passes (instrument.go, instrument_calls.go). wazero's own checks are at
+// loop heads only, so a guest that recurses without looping would never
+// stop. When the budget runs
 // out, the guest checks the flag — trapping if it is set — and does
 // memory.grow 0, a call into the host where the Go runtime can stop the
 // world, then refills the budget. The watchdog interrupts a guest by
@@ -116,8 +119,8 @@ func sectionPayload(secs []section, id byte) ([]byte, bool) {
 }
 
 // instrument returns the module with the budget and interrupt flag
-// globals added, the flag exported, both checked at every loop head and at
-// the entry of every function that calls, and its start function, if any,
+// globals added, the flag exported, both checked where instrumentCode puts
+// checks, and its start function, if any,
 // exported as startExport rather than run by instantiation. A module
 // without memory gets an empty one, of no pages and no growth, for the
 // check's memory.grow. secs must be a module wazero validated: everything
