@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -223,4 +224,82 @@ func TestKVItemsExampleAcrossWorkers(t *testing.T) {
 	assert.Equal(t, 404, code)
 	code, _ = s.do(t, "DELETE", "/items/1", "")
 	assert.Equal(t, 404, code)
+}
+
+// kvOpsCounted sums wasmcluster_kv_operations_total over the workers by
+// "store op outcome", and the latency histogram's count by "store op".
+func kvOpsCounted(families map[string]*dto.MetricFamily) (ops, timed map[string]float64) {
+	ops, timed = map[string]float64{}, map[string]float64{}
+	labels := func(m *dto.Metric, names ...string) string {
+		var vals []string
+		for _, name := range names {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == name {
+					vals = append(vals, lp.GetValue())
+				}
+			}
+		}
+		return strings.Join(vals, " ")
+	}
+	for _, m := range families["wasmcluster_kv_operations_total"].GetMetric() {
+		if v := m.GetCounter().GetValue(); v > 0 {
+			ops[labels(m, "store", "op", "outcome")] += v
+		}
+	}
+	for _, m := range families["wasmcluster_kv_operation_duration_seconds"].GetMetric() {
+		if n := m.GetHistogram().GetSampleCount(); n > 0 {
+			timed[labels(m, "store", "op")] += float64(n)
+		}
+	}
+	return ops, timed
+}
+
+// TestKVMetricsCountEveryCallByStoreOpAndOutcome makes a known number of
+// key-value calls through both workers and reads them back from the
+// primary's /metrics.
+func TestKVMetricsCountEveryCallByStoreOpAndOutcome(t *testing.T) {
+	s := serveKV(t, "sqlite:"+filepath.Join(t.TempDir(), "kv.db"), "--kv-max-key", "64")
+	calls := []struct {
+		method, path, body string
+		code               int
+	}{
+		{"PUT", "/k/a", "one", 200}, {"PUT", "/k/b", "2", 200}, {"PUT", "/k/c", "3", 200}, // set ok 3
+		{"GET", "/k/a", "", 200}, {"GET", "/k/b", "", 200}, // get ok 2
+		{"GET", "/k/none", "", 404},                              // get not_found 1
+		{"HEAD", "/k/a", "", 200},                                // exists ok 1
+		{"DELETE", "/k/c", "", 200}, {"DELETE", "/k/c", "", 404}, // delete ok 1, not_found 1
+		{"GET", "/list?prefix=", "", 200},                                                     // list ok 1
+		{"POST", "/inc/n", "", 200}, {"POST", "/inc/n", "", 200}, {"POST", "/inc/n", "", 200}, // increment ok 3
+		{"POST", "/inc/a", "", 503},                        // increment failed 1 (not an integer)
+		{"PUT", "/swap/a?old=one", "9", 200},               // cas ok 1
+		{"PUT", "/swap/a?old=one", "8", 409},               // cas conflict 1
+		{"PUT", "/swap/new", "x", 200},                     // cas ok 1 (created)
+		{"PUT", "/k/" + strings.Repeat("k", 65), "v", 503}, // set failed 1: over --kv-max-key, never reaches the store
+		{"GET", "/k/a?store=other", "", 503},               // a store not given
+	}
+	for _, c := range calls {
+		code, body := s.do(t, c.method, c.path, c.body)
+		require.Equal(t, c.code, code, "%s %s: %s", c.method, c.path, body)
+	}
+	want := map[string]float64{
+		"default set ok": 3, "default set failed": 1,
+		"default get ok": 2, "default get not_found": 1,
+		"default exists ok": 1,
+		"default delete ok": 1, "default delete not_found": 1,
+		"default list ok":      1,
+		"default increment ok": 3, "default increment failed": 1,
+		"default cas ok": 2, "default cas conflict": 1,
+		"(unregistered) get failed": 1,
+	}
+	wantTimed := map[string]float64{ // every call that reached the store
+		"default set": 3, "default get": 3, "default exists": 1, "default delete": 2,
+		"default list": 1, "default increment": 4, "default cas": 3,
+	}
+	var ops, timed map[string]float64
+	require.Eventually(t, func() bool {
+		ops, timed = kvOpsCounted(scrape(t, s))
+		return assert.ObjectsAreEqual(want, ops) && assert.ObjectsAreEqual(wantTimed, timed)
+	}, 10*time.Second, 50*time.Millisecond, "the workers report what they counted")
+	assert.Equal(t, want, ops)
+	assert.Equal(t, wantTimed, timed)
 }
