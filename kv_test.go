@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,7 +76,9 @@ func TestKVReadYourWritesAcrossWorkers(t *testing.T) {
 
 // TestKVNoLostUpdates sends 10,000 increments from 64 connections to the
 // two workers: the counter must end at exactly 10,000, with increment and
-// with a compare-and-swap loop.
+// with a compare-and-swap loop, and every request must have answered a
+// value of its own (so that a request that answered 200 without counting
+// is told apart from an update the store lost).
 func TestKVNoLostUpdates(t *testing.T) {
 	const requests, conns = 10000, 64
 	for name, url := range kvBackends(t) {
@@ -83,6 +86,8 @@ func TestKVNoLostUpdates(t *testing.T) {
 			s := serveKV(t, url(t), "--instances", "4")
 			for _, op := range []string{"inc", "cas"} {
 				var next, failed atomic.Int64
+				var mu sync.Mutex
+				answered := map[string]int{}
 				var wg sync.WaitGroup
 				for range conns {
 					wg.Add(1)
@@ -96,16 +101,24 @@ func TestKVNoLostUpdates(t *testing.T) {
 								failed.Add(1)
 								continue
 							}
-							_, _ = io.Copy(io.Discard, res.Body)
+							body, _ := io.ReadAll(res.Body)
 							res.Body.Close()
 							if res.StatusCode != 200 {
 								failed.Add(1)
 							}
+							mu.Lock()
+							answered[string(body)]++
+							mu.Unlock()
 						}
 					}()
 				}
 				wg.Wait()
 				require.Zero(t, failed.Load(), "%s: failed requests", op)
+				for body, n := range answered {
+					if v, err := strconv.Atoi(body); err != nil || v < 1 || v > requests || n != 1 {
+						t.Errorf("%s: %d requests answered %q", op, n, body)
+					}
+				}
 				_, got := s.do(t, "GET", "/k/hits", "")
 				assert.Equal(t, fmt.Sprint(requests), got, "%s: counter after %d requests", op, requests)
 				s.do(t, "DELETE", "/k/hits", "")

@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/wasmcluster/wasmcluster/kv"
 )
@@ -24,6 +26,7 @@ const childEnv = "WASMCLUSTER_KVTEST_CHILD"
 // creates it, so every counter is a race to create a missing key.
 const (
 	children = 4
+	threads  = 4 // goroutines per child, as a worker runs several guests
 	keys     = 200
 	swaps    = 5
 )
@@ -47,9 +50,9 @@ func Child(open Open) {
 }
 
 // child waits for its standard input to close, so that every child starts
-// at once, then increments every counter swaps times and prints, a line
-// each, the counters whose creating swap it won, then "conflicts N": how
-// many of its swaps found another value.
+// at once, then increments every counter swaps times from each of its
+// threads and prints, a line each, the counters whose creating swap it
+// won, then "conflicts N": how many of its swaps found another value.
 func child(open Open, location string) error {
 	s, err := open(location)
 	if err != nil {
@@ -59,32 +62,63 @@ func child(open Open, location string) error {
 	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
 		return err
 	}
-	ctx := context.Background()
+	var mu sync.Mutex
 	out := bufio.NewWriter(os.Stdout)
 	conflicts := 0
+	errs := make(chan error, threads)
+	for range threads {
+		go func() {
+			created, c, err := increments(s)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, key := range created {
+				fmt.Fprintln(out, key)
+			}
+			conflicts += c
+			errs <- err
+		}()
+	}
+	for range threads {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(out, "conflicts", conflicts)
+	return out.Flush()
+}
+
+// increments is one thread of a child: it increments every counter swaps
+// times, each call with a deadline of its own as a guest's calls have, and
+// returns the counters whose creating swap it won and how many of its
+// swaps found another value.
+func increments(s kv.Store) (created []string, conflicts int, err error) {
 	for k := range keys {
 		key := fmt.Sprint("counter-", k)
 		for range swaps {
 			for {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				old, found, err := s.Get(ctx, key)
+				cancel()
 				if err != nil {
-					return err
+					return nil, 0, err
 				}
 				n := 0
 				if found {
 					if n, err = strconv.Atoi(string(old)); err != nil {
-						return fmt.Errorf("%s holds %q", key, old)
+						return nil, 0, fmt.Errorf("%s holds %q", key, old)
 					}
 				} else {
 					old = nil
 				}
+				ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
 				swapped, err := s.CompareAndSwap(ctx, key, old, []byte(strconv.Itoa(n+1)), 0)
+				cancel()
 				if err != nil {
-					return err
+					return nil, 0, err
 				}
 				if swapped {
 					if !found {
-						fmt.Fprintln(out, key)
+						created = append(created, key)
 					}
 					break
 				}
@@ -92,8 +126,7 @@ func child(open Open, location string) error {
 			}
 		}
 	}
-	fmt.Fprintln(out, "conflicts", conflicts)
-	return out.Flush()
+	return created, conflicts, nil
 }
 
 // CompareAndSwapAcrossProcesses starts several processes of the test
@@ -151,7 +184,7 @@ func CompareAndSwapAcrossProcesses(t *testing.T, location string, s kv.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := strconv.Itoa(children * swaps); string(v) != want {
+		if want := strconv.Itoa(children * threads * swaps); string(v) != want {
 			t.Errorf("%s: %q after %s compare-and-swap increments", key, v, want)
 		}
 	}
