@@ -37,10 +37,12 @@ check:
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./guest-sdk/go/... ./examples/hello-wasm/go/... ./examples/hello-wasm/go-exchange/... ./examples/sse/go/... ./examples/sse/cgi-go/... ./examples/host-functions/guest/... ./examples/counter/...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-# bench runs the Go benchmarks and the wrk comparison (bench/run.sh).
+# bench runs the Go benchmarks and the wrk comparisons (bench/run.sh, and
+# bench/kv.sh for the key-value stores).
 bench:
-	$(GO) test -run XXX -bench . ./host/ ./examples/hello-wasm/
+	$(GO) test -run XXX -bench . ./host/ ./examples/hello-wasm/ ./kv/
 	bench/run.sh
+	bench/kv.sh
 
 # image builds the container image wasmcluster:latest (see Dockerfile): a
 # static CLI, the hello example and its compiled code, staged in

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Loads the counter example (examples/counter: POST / increments "hits" in
+# the store "default", GET / reads it) through the cluster, on the embedded
+# store and on a redis-server this script starts, next to the hello
+# example (what `make serve` serves), with wrk on 127.0.0.1 — one worker
+# per CPU each. Each round loads every server in turn, so that all of them
+# see the machine in the same state; each figure is the median of the
+# rounds. Prints requests/s and each one's ratio to hello.
+#
+#   bench/kv.sh                                    # 3 rounds of 5 s runs, 16 connections
+#   ROUNDS=5 DURATION=10s CONNECTIONS=64 bench/kv.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${DURATION:-5s}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-16}
+THREADS=${THREADS:-2}
+
+for tool in wrk curl redis-server; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
+done
+
+. bench/lib.sh # $tmp and pids, cleaned up on exit
+
+go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/hello.wasm" ./examples/hello-wasm/go-exchange
+GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/counter.wasm" ./examples/counter
+
+redis_port=18290
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --dir "$tmp" >"$tmp/redis.log" &
+pids+=($!)
+
+declare -A port=([hello]=18291 [counter-sqlite]=18292 [counter-redis]=18293)
+names=(hello counter-sqlite counter-redis)
+serve() { "$tmp/wasmcluster" serve --log-level warn --listen "127.0.0.1:${port[$1]}" "${@:2}" & pids+=($!); }
+serve hello "$tmp/hello.wasm"
+serve counter-sqlite --kv "default=sqlite:$tmp/kv.db" "$tmp/counter.wasm"
+serve counter-redis --kv "default=redis://127.0.0.1:$redis_port/0" "$tmp/counter.wasm"
+
+printf 'wrk.method = "POST"\n' >"$tmp/post.lua"
+
+# load NAME [wrk args...] prints the requests/s wrk measured on /.
+load() {
+  local name=$1; shift
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" "http://127.0.0.1:${port[$name]}/" |
+    awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "bench: " $0 > "/dev/stderr"}'
+}
+
+for name in "${names[@]}"; do
+  for _ in $(seq 300); do
+    curl -fs "http://127.0.0.1:${port[$name]}/" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fs "http://127.0.0.1:${port[$name]}/" >/dev/null || { echo "bench: $name does not answer" >&2; exit 1; }
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:${port[$name]}/" >/dev/null # warm-up
+done
+
+# runs: hello GET, and each counter's GET and POST.
+runs=(hello counter-sqlite counter-sqlite/post counter-redis counter-redis/post)
+declare -A rps
+for round in $(seq "$ROUNDS"); do
+  echo "round $round of $ROUNDS" >&2
+  for run in "${runs[@]}"; do
+    case $run in
+      */post) rps[$run]+=" $(load "${run%/post}" -s "$tmp/post.lua")" ;;
+      *) rps[$run]+=" $(load "$run")" ;;
+    esac
+  done
+done
+
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+echo
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) CPUs, keep-alive; requests/s, median of $ROUNDS rounds"
+printf '%-22s %12s %10s\n' "" "requests/s" "/ hello"
+hello=$(median "${rps[hello]}")
+for run in "${runs[@]}"; do
+  label=$run
+  case $run in
+    hello) label="hello GET /" ;;
+    */post) label="${run%/post} POST /" ;;
+    *) label="$run GET /" ;;
+  esac
+  m=$(median "${rps[$run]}")
+  printf '%-22s %12.0f %10s\n' "$label" "$m" "$(ratio "$m" "$hello")"
+done
+hits=$(curl -fs "http://127.0.0.1:${port[counter-sqlite]}/")
+echo "(the embedded counter ended at $hits)"
