@@ -84,6 +84,7 @@ func TestKVNoLostUpdates(t *testing.T) {
 	for name, url := range kvBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := serveKV(t, url(t), "--instances", "4")
+			series := map[string]string{"inc": "default increment ok", "cas": "default cas ok"}
 			for _, op := range []string{"inc", "cas"} {
 				var next, failed atomic.Int64
 				var mu sync.Mutex
@@ -121,6 +122,17 @@ func TestKVNoLostUpdates(t *testing.T) {
 				}
 				_, got := s.do(t, "GET", "/k/hits", "")
 				assert.Equal(t, fmt.Sprint(requests), got, "%s: counter after %d requests", op, requests)
+				// The store's successful calls, as the workers counted them:
+				// fewer than requests means a request did not reach the
+				// store; as many, with a short counter, that the store lost
+				// an update.
+				var calls float64
+				assert.Eventually(t, func() bool {
+					ops, _ := kvOpsCounted(scrape(t, s))
+					calls = ops[series[op]]
+					return calls == requests
+				}, 10*time.Second, 50*time.Millisecond, "%s: successful calls the workers counted", op)
+				t.Logf("%s: the workers counted %.0f successful calls", op, calls)
 				s.do(t, "DELETE", "/k/hits", "")
 			}
 		})

@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# Loads the counter example (examples/counter: POST / increments "hits" in
+# First runs BenchmarkKV (kv/bench_test.go) once: a set and a get of one
+# byte on each backend (SQLite, and a redis-server the benchmark starts)
+# from native Go, from a WAT guest and from a Go guest, and prints them side
+# by side with each guest's ratio to native Go and its cost over a request
+# of its own that makes no call.
+#
+# Then loads the counter example (examples/counter: POST / increments "hits" in
 # the store "default", GET / reads it) through the cluster, on the embedded
 # store and on a redis-server this script starts, next to the hello
 # example (what `make serve` serves), with wrk on 127.0.0.1 — one worker
@@ -8,7 +14,7 @@
 # rounds. Prints requests/s and each one's ratio to hello.
 #
 #   bench/kv.sh                                    # 3 rounds of 5 s runs, 16 connections
-#   ROUNDS=5 DURATION=10s CONNECTIONS=64 bench/kv.sh
+#   ROUNDS=5 DURATION=10s CONNECTIONS=64 BENCHTIME=5000x bench/kv.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +22,33 @@ DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
+BENCHTIME=${BENCHTIME:-2000x}
 
 for tool in wrk curl redis-server; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
 done
 
 . bench/lib.sh # $tmp and pids, cleaned up on exit
+
+go test -run XXX -bench BenchmarkKV -benchtime "$BENCHTIME" ./kv/ | tee "$tmp/bench.txt" >&2
+echo
+echo "BenchmarkKV, -benchtime $BENCHTIME, $(nproc) CPUs: µs per operation (guest: per request)"
+awk '
+  /^BenchmarkKV\// {
+    split($1, p, "/"); sub(/-[0-9]+$/, "", p[4])
+    t[p[2] " " p[3] " " p[4]] = $3 / 1000
+  }
+  END {
+    printf "%-7s %-4s %8s %8s %8s %11s %10s %11s %10s\n", "", "op", "native", "wat", "go", "wat/native", "go/native", "wat-none", "go-none"
+    split("sqlite redis", backends, " "); split("set get", ops, " ")
+    for (b = 1; b <= 2; b++) for (o = 1; o <= 2; o++) {
+      k = backends[b]; op = ops[o]
+      n = t[k " native " op]; w = t[k " wat " op]; g = t[k " go " op]
+      printf "%-7s %-4s %8.1f %8.1f %8.1f %11.2f %10.2f %11.1f %10.1f\n", k, op, n, w, g, w / n, g / n, w - t[k " wat none"], g - t[k " go none"]
+    }
+    printf "requests that make no call: wat %.1f µs, go %.1f µs (sqlite run); %.1f, %.1f (redis run)\n", t["sqlite wat none"], t["sqlite go none"], t["redis wat none"], t["redis go none"]
+  }' "$tmp/bench.txt"
+echo
 
 go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
 GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/hello.wasm" ./examples/hello-wasm/go-exchange
