@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# First runs BenchmarkKV (kv/bench_test.go) once: a set and a get of one
-# byte on each backend (SQLite, and a redis-server the benchmark starts)
-# from native Go, from a WAT guest and from a Go guest, and prints them side
-# by side with each guest's ratio to native Go and its cost over a request
-# of its own that makes no call.
+# First runs BenchmarkKV (kv/bench_test.go): a set and a get of one byte
+# on each backend (SQLite, and a redis-server the benchmark starts) from
+# native Go, from a WAT guest and from a Go guest, COUNT times over (each
+# time every case in turn), and prints the medians side by side with each
+# guest's ratio to native Go and its cost over a request of its own that
+# makes no call.
 #
 # Then loads the counter example (examples/counter: POST / increments "hits" in
 # the store "default", GET / reads it) through the cluster, on the embedded
@@ -14,7 +15,7 @@
 # rounds. Prints requests/s and each one's ratio to hello.
 #
 #   bench/kv.sh                                    # 3 rounds of 5 s runs, 16 connections
-#   ROUNDS=5 DURATION=10s CONNECTIONS=64 BENCHTIME=5000x bench/kv.sh
+#   ROUNDS=5 DURATION=10s CONNECTIONS=64 BENCHTIME=5000x COUNT=5 bench/kv.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,8 @@ DURATION=${DURATION:-5s}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
-BENCHTIME=${BENCHTIME:-2000x}
+BENCHTIME=${BENCHTIME:-1000x}
+COUNT=${COUNT:-3}
 
 for tool in wrk curl redis-server; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
@@ -30,24 +32,27 @@ done
 
 . bench/lib.sh # $tmp and pids, cleaned up on exit
 
-go test -run XXX -bench BenchmarkKV -benchtime "$BENCHTIME" ./kv/ | tee "$tmp/bench.txt" >&2
+go test -run XXX -bench BenchmarkKV -benchtime "$BENCHTIME" -count "$COUNT" ./kv/ | tee "$tmp/bench.txt" >&2
 echo
-echo "BenchmarkKV, -benchtime $BENCHTIME, $(nproc) CPUs: µs per operation (guest: per request)"
+echo "BenchmarkKV, -benchtime $BENCHTIME, median of $COUNT, $(nproc) CPUs: µs per operation (guest: per request)"
+sed -n 's#^BenchmarkKV/\([^ \t]*\)-[0-9]*[ \t].* \([0-9.]*\) ns/op.*#\1 \2#p' "$tmp/bench.txt" | sort -k1,1 -k2,2g |
 awk '
-  /^BenchmarkKV\// {
-    split($1, p, "/"); sub(/-[0-9]+$/, "", p[4])
-    t[p[2] " " p[3] " " p[4]] = $3 / 1000
-  }
+  { v[$1, ++n[$1]] = $2 }
   END {
+    for (k in n) {
+      m = n[k]
+      med = (m % 2) ? v[k, (m + 1) / 2] : (v[k, m / 2] + v[k, m / 2 + 1]) / 2
+      split(k, p, "/"); t[p[1] " " p[2] " " p[3]] = med / 1000
+    }
     printf "%-7s %-4s %8s %8s %8s %11s %10s %11s %10s\n", "", "op", "native", "wat", "go", "wat/native", "go/native", "wat-none", "go-none"
     split("sqlite redis", backends, " "); split("set get", ops, " ")
     for (b = 1; b <= 2; b++) for (o = 1; o <= 2; o++) {
       k = backends[b]; op = ops[o]
-      n = t[k " native " op]; w = t[k " wat " op]; g = t[k " go " op]
-      printf "%-7s %-4s %8.1f %8.1f %8.1f %11.2f %10.2f %11.1f %10.1f\n", k, op, n, w, g, w / n, g / n, w - t[k " wat none"], g - t[k " go none"]
+      nat = t[k " native " op]; w = t[k " wat " op]; g = t[k " go " op]
+      printf "%-7s %-4s %8.1f %8.1f %8.1f %11.2f %10.2f %11.1f %10.1f\n", k, op, nat, w, g, w / nat, g / nat, w - t[k " wat none"], g - t[k " go none"]
     }
     printf "requests that make no call: wat %.1f µs, go %.1f µs (sqlite run); %.1f, %.1f (redis run)\n", t["sqlite wat none"], t["sqlite go none"], t["redis wat none"], t["redis go none"]
-  }' "$tmp/bench.txt"
+  }'
 echo
 
 go build -o "$tmp/wasmcluster" ./cmd/wasmcluster

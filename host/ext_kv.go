@@ -87,10 +87,12 @@ func (c *kvCall) refuse(err error) uint64 {
 }
 
 // fail ends a call whose store failed: the guest gets the error, and the
-// log a line, since a store that fails is the operator's to know.
+// log a line, since a store that fails is the operator's to know — unless
+// the value was refused, or the client went away during the call.
 func (c *kvCall) fail(err error) uint64 {
+	gone := errors.Is(c.ctx.Err(), context.Canceled)
 	c.end(c.series.failed)
-	if !errors.Is(err, kv.ErrNotInteger) && !errors.Is(err, kv.ErrOverflow) {
+	if !errors.Is(err, kv.ErrNotInteger) && !errors.Is(err, kv.ErrOverflow) && !gone {
 		c.ex.inst.log(slog.LevelWarn, "key-value store failed", "store", c.name, "op", c.op, "error", err.Error())
 	}
 	return c.ex.extError(fmt.Errorf("%s %q: %w", c.op, c.key, err))
