@@ -30,7 +30,7 @@ for tool in wrk curl redis-server; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
 done
 
-. bench/lib.sh # $tmp and pids, cleaned up on exit
+. bench/lib.sh # $tmp and pids, cleaned up on exit; await, rps, median, ratio
 
 go test -run XXX -bench BenchmarkKV -benchtime "$BENCHTIME" -count "$COUNT" ./kv/ | tee "$tmp/bench.txt" >&2
 echo
@@ -73,19 +73,10 @@ serve counter-redis --kv "default=redis://127.0.0.1:$redis_port/0" "$tmp/counter
 printf 'wrk.method = "POST"\n' >"$tmp/post.lua"
 
 # load NAME [wrk args...] prints the requests/s wrk measured on /.
-load() {
-  local name=$1; shift
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" "http://127.0.0.1:${port[$name]}/" |
-    awk '/^Requests\/sec:/ {print $2} /Non-2xx/ {print "bench: " $0 > "/dev/stderr"}'
-}
+load() { local name=$1; shift; rps "http://127.0.0.1:${port[$name]}/" "$@"; }
 
 for name in "${names[@]}"; do
-  for _ in $(seq 300); do
-    curl -fs "http://127.0.0.1:${port[$name]}/" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  curl -fs "http://127.0.0.1:${port[$name]}/" >/dev/null || { echo "bench: $name does not answer" >&2; exit 1; }
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:${port[$name]}/" >/dev/null # warm-up
+  await "http://127.0.0.1:${port[$name]}/"
 done
 
 # runs: hello GET, and each counter's GET and POST.
@@ -101,8 +92,6 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) CPUs, keep-alive; requests/s, median of $ROUNDS rounds"
