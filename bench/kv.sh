@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # First runs BenchmarkKV (kv/bench_test.go): a set and a get of one byte
 # on each backend (SQLite, and a redis-server the benchmark starts) from
-# native Go, from a WAT guest and from a Go guest, COUNT times over (each
-# time every case in turn), and prints the medians side by side with each
+# native Go, from a WAT guest and from a Go guest, each COUNT times
+# (go test -count), and prints the medians side by side with each
 # guest's ratio to native Go and its cost over a request of its own that
 # makes no call.
 #
