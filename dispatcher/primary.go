@@ -159,7 +159,8 @@ type Primary struct {
 	standbySlot *slot                // the current generation's standby slot
 	all         map[*worker]struct{} // every live worker process, any generation
 
-	fdLog logLimiter // the accept goroutine's only
+	fdLog   logLimiter // the accept goroutine's only
+	lostLog logLimiter // connections lost taking them back; under mu
 }
 
 // slot is one worker position of a generation; a crashed worker's
@@ -512,7 +513,7 @@ func (p *Primary) waitWorker(w *worker) {
 	delay := s.backoff
 	p.mu.Unlock()
 	// No dispatch sends to w any more: what is queued for it stays there.
-	orphans := drainQueue(w.inbox)
+	orphans := p.takeBack(w)
 	w.inbox.Close()
 
 	exited := w.cmd.ProcessState.Success() // drained: told to, or signalled itself
@@ -780,9 +781,7 @@ func (p *Primary) retire(workers []*worker) {
 	for _, w := range told {
 		if w.tell(msgDrain) != nil {
 			// Its queue is full: it takes the connections no more.
-			conns := drainQueue(w.inbox)
-			w.active.Add(-int64(len(conns)))
-			p.dispatch(conns)
+			p.dispatch(p.takeBack(w))
 			_ = w.tell(msgDrain)
 		}
 	}
