@@ -1,7 +1,10 @@
 package dispatcher
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -82,14 +85,27 @@ func TestFramingRefusesAmbiguousRequests(t *testing.T) {
 	}
 }
 
-// BenchmarkFraming is the cost of following a keep-alive GET.
+// BenchmarkFraming is the cost of following a keep-alive GET, beside
+// net/http's own reading of it: compare the two in one run.
 func BenchmarkFraming(b *testing.B) {
 	req := []byte("GET /hello HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
-	var f framing
-	b.SetBytes(int64(len(req)))
-	for b.Loop() {
-		if _, err := f.scan(req); err != nil {
-			b.Fatal(err)
+	b.Run("framing", func(b *testing.B) {
+		var f framing
+		for b.Loop() {
+			if _, err := f.scan(req); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("net-http-ReadRequest", func(b *testing.B) {
+		r := bytes.NewReader(req)
+		br := bufio.NewReader(r)
+		for b.Loop() {
+			r.Reset(req)
+			br.Reset(r)
+			if _, err := http.ReadRequest(br); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
