@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // reserveListener keeps the admin endpoints answering while the process
@@ -14,7 +15,8 @@ import (
 // the reserve, accepts one connection in its place, and takes the reserve
 // back when that connection closes. One such connection at a time, for
 // one request (see closeReserveConnWhenIdle); other clients wait in the
-// backlog meanwhile, as net/http backs off and accepts again.
+// backlog meanwhile, as net/http backs off (up to a second) and accepts
+// again.
 type reserveListener struct {
 	net.Listener
 	mu      sync.Mutex
@@ -41,15 +43,27 @@ func (l *reserveListener) Accept() (net.Conn, error) {
 		l.reserve = openReserve() // lost earlier: try again
 		return nil, err
 	}
+	d, ok := l.Listener.(deadliner)
+	if !ok {
+		return nil, err
+	}
+	// At the limit accept fails whether or not a client waits, so this
+	// accept must not wait: its room would go to the first fd the process
+	// opens meanwhile.
 	syscall.Close(l.reserve)
 	l.reserve = -1
-	if c, err = l.Listener.Accept(); err != nil {
+	_ = d.SetDeadline(time.Now().Add(time.Millisecond))
+	c, rerr := l.Listener.Accept()
+	_ = d.SetDeadline(time.Time{})
+	if rerr != nil {
 		l.reserve = openReserve()
 		return nil, err
 	}
 	l.inUse = true
 	return &reserveConn{Conn: c, l: l}, nil
 }
+
+type deadliner interface{ SetDeadline(time.Time) error }
 
 // Close closes the listener and the reserve.
 func (l *reserveListener) Close() error {
