@@ -78,8 +78,7 @@ type checkedConfig struct {
 	Env            map[string]string
 	Mounts         []host.Mount
 	Functions      []string
-	Stores         []string
-	KV             map[string]string
+	Stores         []string // Host.KV: the check process opens no store of Config.KV
 	KVLimits       kv.Limits
 	FunctionLimits host.FunctionLimits
 	Outbound       host.Outbound // RootCAs left out: OwnRootCAs says whether set
@@ -99,7 +98,6 @@ func checkedConfigOf(cfg Config) checkedConfig {
 		Mounts:         h.Mounts,
 		Functions:      slices.Sorted(maps.Keys(h.Functions)),
 		Stores:         slices.Sorted(maps.Keys(h.KV)),
-		KV:             cfg.KV,
 		KVLimits:       h.KVLimits,
 		FunctionLimits: h.FunctionLimits,
 		Outbound:       outbound,
