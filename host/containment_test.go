@@ -227,6 +227,23 @@ func TestGuestLogIsBoundedPerCallAndPerRequest(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(logs.String(), "guest log over the limit"), "said once per request")
 }
 
+func TestATrapAfterTheLogBudgetIsStillLogged(t *testing.T) {
+	// A guest that spent its log budget cannot hide why its request
+	// failed: the host's own line about the trap is outside the budget.
+	var logs logbuf.Buffer
+	h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    (local $i i32)
+    (loop $more
+      (call $log (i32.const 0) (i32.const 0) (i32.const 65535))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 100))))
+    unreachable)`), Config{Logger: logs.Logger()})
+	assert.Equal(t, http.StatusInternalServerError, serve(h, httptest.NewRequest("GET", "/", nil)).Code)
+	assert.True(t, strings.Contains(logs.String(), "guest log over the limit"), "the guest spent its budget")
+	assert.True(t, strings.Contains(logs.String(), `msg="guest trapped"`), "the trap is logged")
+}
+
 func TestMalformedChunkedBodyIs400AtInfo(t *testing.T) {
 	var logs logbuf.Buffer
 	h := newGuest(t, guestWAT(`
