@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmcluster/wasmcluster/internal/logbuf"
+	"github.com/wasmcluster/wasmcluster/internal/procstat"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
@@ -268,17 +269,9 @@ func TestMalformedChunkedBodyIs400AtInfo(t *testing.T) {
 // rss is the resident memory of this process, in bytes.
 func rss(t *testing.T) int64 {
 	t.Helper()
-	status, err := os.ReadFile("/proc/self/status")
+	n, err := procstat.RSS(os.Getpid())
 	require.NoError(t, err)
-	for _, line := range strings.Split(string(status), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kb, "kB")), 10, 64)
-			require.NoError(t, err)
-			return n << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return n
 }
 
 func TestMaxMemoryRequestsReturnTheirMemory(t *testing.T) {
