@@ -146,6 +146,36 @@ func TestAModuleInvalidAsWrittenIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "not a valid Wasm module")
 }
 
+// callUndeclaredType is 30 bytes: function 0 calls function 1, whose type
+// (64) is past the module's only one. wazero v1.12.0's validator reaches
+// the call before it checks function 1's type, and panics with "index out
+// of range [64] with length 1".
+var callUndeclaredType = []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x03\x02\x00\x40\x0a\x09\x02\x04\x00\x10\x01\x0b\x02\x00\x0b")
+
+func TestAFunctionOfAnUndeclaredTypeIsRefusedBeforeTheValidator(t *testing.T) {
+	_, err := New(context.Background(), callUndeclaredType, Config{})
+	require.Error(t, err)
+	assert.Equal(t, "not a valid Wasm module: function 1 has type 64, but the module declares 1 types", err.Error())
+}
+
+func TestVectorsInsideEntriesAreBoundedBeforeTheDecoder(t *testing.T) {
+	// A few bytes claim four billion entries inside one entry of a
+	// section, which wazero's decoder would allocate at once (a fatal
+	// out of memory, not a panic New could recover).
+	for name, tc := range map[string]struct{ wasm, err string }{
+		"a function type's parameters": {"\x00asm\x01\x00\x00\x00\x01\x08\x01\x60\xff\xff\xff\xff\x0f\x00",
+			"a function type: a vector claims 4294967295 entries in 1 bytes"},
+		"an element segment's functions": {"\x00asm\x01\x00\x00\x00\x09\x0c\x01\x01\x00\xff\xff\xff\xff\x0f0000",
+			"an element segment: a vector claims 4294967295 entries in 4 bytes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(context.Background(), []byte(tc.wasm), Config{})
+			require.Error(t, err)
+			assert.Equal(t, "not a valid Wasm module: "+tc.err, err.Error())
+		})
+	}
+}
+
 func TestACodeSectionWithTrailingBytesIsRefused(t *testing.T) {
 	wasm := testwasm.WAT(t, guestWAT(`(func (export "handle_request") (result i64) (i64.const 0))`))
 	secs, err := parseSections(wasm)

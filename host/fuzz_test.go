@@ -55,7 +55,9 @@ func compiles(wasm []byte) (ok bool) {
 }
 
 // FuzzNew loads arbitrary bytes: New never panics, and never takes a
-// module wazero refuses as written.
+// module wazero refuses as written. A panic New recovered counts as a
+// failure too: the bounds in front of wazero (module.go) must refuse
+// such a module first, with a message that says why.
 func FuzzNew(f *testing.F) {
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		if len(wasm) > 1<<16 {
@@ -63,6 +65,9 @@ func FuzzNew(f *testing.F) {
 		}
 		h, err := New(context.Background(), wasm, fuzzConfig)
 		if err != nil {
+			if msg := err.Error(); strings.Contains(msg, "the validator failed:") || strings.Contains(msg, "the host failed on the module:") {
+				t.Fatal(msg)
+			}
 			return
 		}
 		defer h.Close(context.Background())
