@@ -481,4 +481,23 @@ func TestTLSWithHTTP2(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, "HTTP/2.0", res.Proto, "ALPN chose HTTP/2")
 	assert.Equal(t, "Hello from wasmcluster: /secure\n", string(body))
+
+	// Over TLS the worker cannot see a request's raw header: a chunked
+	// HTTP/1.1 request, which may have come with a Content-Length too, is
+	// served and its connection closed (RFC 9112 §6.1).
+	conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(conn, "POST /chunked HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+
+		"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	res, err = http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	assert.True(t, res.Close, "the connection closes after a chunked request")
+	_, err = br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF, "and nothing after it is answered")
 }

@@ -27,8 +27,9 @@ const (
 var vectorSections = map[byte]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 9: true, 10: true, 11: true}
 
 // prepare checks wasm and returns it instrumented, ready to compile. A
-// module that a process sharing cacheDir validated before is not
-// validated again (see validcache.go).
+// module that a process sharing cacheDir prepared before is taken from
+// there, neither validated nor instrumented again (see
+// preparedcache.go); the bounds on sizes and memory are checked anyway.
 func prepare(ctx context.Context, wasm []byte, maxMemory uint64, cacheDir string) ([]byte, error) {
 	if len(wasm) > maxModuleSize {
 		return nil, fmt.Errorf("module is %s, over the limit of %s", mebibytes(uint64(len(wasm))), mebibytes(maxModuleSize))
@@ -40,10 +41,12 @@ func prepare(ctx context.Context, wasm []byte, maxMemory uint64, cacheDir string
 	if err == nil {
 		err = checkFunctionTypes(secs)
 	}
-	mark := validMark(cacheDir, wasm)
-	if err == nil && !knownValid(mark) {
-		if err = validate(ctx, wasm); err == nil {
-			rememberValid(mark)
+	cache, id := preparedCache(cacheDir), preparedID(wasm)
+	var prepared []byte
+	known := false
+	if err == nil {
+		if prepared, known = cache.Get(preparedKind, id); !known {
+			err = validate(ctx, wasm)
 		}
 	}
 	if err != nil {
@@ -52,10 +55,14 @@ func prepare(ctx context.Context, wasm []byte, maxMemory uint64, cacheDir string
 	if need := initialMemory(secs); need > maxMemory {
 		return nil, fmt.Errorf("module needs %s of memory to start, over the limit of %s", mebibytes(need), mebibytes(maxMemory))
 	}
+	if known {
+		return prepared, nil
+	}
 	out, err := instrument(secs, wasm[:8])
 	if err != nil {
 		return nil, fmt.Errorf("module cannot be bounded in time: %w", err)
 	}
+	_ = cache.Put(preparedKind, id, out) // only a saving: the next load prepares again
 	return out, nil
 }
 
