@@ -176,6 +176,7 @@ func (p *pool) discard(inst *instance) {
 	inst.interrupt(context.Canceled)
 	_ = inst.mod.Close(context.Background())
 	<-p.sem
+	returnMemorySoon()
 }
 
 func (p *pool) close() {
