@@ -41,8 +41,8 @@ func (a *adminServer) serve(addr string, log *slog.Logger) (stop func(), err err
 	if err != nil {
 		return nil, fmt.Errorf("admin listener: %w", err)
 	}
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 5 * time.Second, ConnState: closeReserveConnWhenIdle}
+	go func() { _ = srv.Serve(newReserveListener(ln)) }()
 	log.Info("admin endpoints", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
 }

@@ -346,6 +346,8 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 
 	huge := filepath.Join(t.TempDir(), "huge.wasm")
 	require.NoError(t, os.WriteFile(huge, hugeVectorModule, 0o644))
+	undeclared := filepath.Join(t.TempDir(), "undeclared.wasm")
+	require.NoError(t, os.WriteFile(undeclared, undeclaredTypeModule, 0o644))
 
 	tests := []struct {
 		name   string
@@ -355,6 +357,8 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 	}{
 		{"module claiming a billion globals", []string{"serve", "--listen", "127.0.0.1:0", huge}, 1,
 			"wasmcluster: load module " + huge + ": not a valid Wasm module: section 6 claims 1414745936 entries in 5 bytes"},
+		{"module whose validation panics wazero", []string{"serve", "--listen", "127.0.0.1:0", undeclared}, 1,
+			"wasmcluster: load module " + undeclared + ": not a valid Wasm module: function 1 has type 64, but the module declares 1 types"},
 		{"malformed module", []string{"serve", "--listen", "127.0.0.1:0", garbage}, 1,
 			"wasmcluster: load module " + garbage + ": not a valid Wasm module: invalid magic number"},
 		{"missing module", []string{"serve", "--listen", "127.0.0.1:0", "/does/not/exist.wasm"}, 1,
@@ -398,6 +402,11 @@ func TestBadInputExitsWithOneClearLine(t *testing.T) {
 // entries: a decoder that believes it runs out of memory.
 var hugeVectorModule = []byte("\x00asm\x01\x00\x00\x00\x06\x05\xd0\x9e\xcd\xa2\x05")
 
+// undeclaredTypeModule is 30 bytes on which wazero v1.12.0's validator
+// panics (index out of range [64] with length 1): function 0 calls
+// function 1, whose type is past the module's only one.
+var undeclaredTypeModule = []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x03\x02\x00\x40\x0a\x09\x02\x04\x00\x10\x01\x0b\x02\x00\x0b")
+
 func TestReloadWithAMalformedModuleKeepsTheOldGenerationServing(t *testing.T) {
 	module := helloCopy(t)
 	s := serveModule(t, module)
@@ -409,9 +418,12 @@ func TestReloadWithAMalformedModuleKeepsTheOldGenerationServing(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(s.log.String(), "reload refused"), "one line")
 	assert.Contains(t, s.log.String(), "section 6 claims 1414745936 entries in 5 bytes")
 
-	// A second SIGHUP is heard, and refused the same way.
+	// A second SIGHUP is heard, and refused the same way: here with the
+	// module that panics wazero's validator.
+	require.NoError(t, os.WriteFile(module, undeclaredTypeModule, 0o644))
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return strings.Count(s.log.String(), "reload refused") == 2 }, 20*time.Second, 10*time.Millisecond)
+	assert.Contains(t, s.log.String(), "function 1 has type 64, but the module declares 1 types")
 	for range 4 {
 		res, body, err := s.get("/still")
 		require.NoError(t, err)
@@ -469,4 +481,23 @@ func TestTLSWithHTTP2(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, "HTTP/2.0", res.Proto, "ALPN chose HTTP/2")
 	assert.Equal(t, "Hello from wasmcluster: /secure\n", string(body))
+
+	// Over TLS the worker cannot see a request's raw header: a chunked
+	// HTTP/1.1 request, which may have come with a Content-Length too, is
+	// served and its connection closed (RFC 9112 §6.1).
+	conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(10*time.Second)))
+	_, err = io.WriteString(conn, "POST /chunked HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"+
+		"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	res, err = http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	assert.True(t, res.Close, "the connection closes after a chunked request")
+	_, err = br.ReadByte()
+	assert.ErrorIs(t, err, io.EOF, "and nothing after it is answered")
 }

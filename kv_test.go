@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -74,14 +76,19 @@ func TestKVReadYourWritesAcrossWorkers(t *testing.T) {
 
 // TestKVNoLostUpdates sends 10,000 increments from 64 connections to the
 // two workers: the counter must end at exactly 10,000, with increment and
-// with a compare-and-swap loop.
+// with a compare-and-swap loop, and every request must have answered a
+// value of its own (so that a request that answered 200 without counting
+// is told apart from an update the store lost).
 func TestKVNoLostUpdates(t *testing.T) {
 	const requests, conns = 10000, 64
 	for name, url := range kvBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			s := serveKV(t, url(t), "--instances", "4")
+			series := map[string]string{"inc": "default increment ok", "cas": "default cas ok"}
 			for _, op := range []string{"inc", "cas"} {
 				var next, failed atomic.Int64
+				var mu sync.Mutex
+				answered := map[string]int{}
 				var wg sync.WaitGroup
 				for range conns {
 					wg.Add(1)
@@ -95,18 +102,37 @@ func TestKVNoLostUpdates(t *testing.T) {
 								failed.Add(1)
 								continue
 							}
-							_, _ = io.Copy(io.Discard, res.Body)
+							body, _ := io.ReadAll(res.Body)
 							res.Body.Close()
 							if res.StatusCode != 200 {
 								failed.Add(1)
 							}
+							mu.Lock()
+							answered[string(body)]++
+							mu.Unlock()
 						}
 					}()
 				}
 				wg.Wait()
 				require.Zero(t, failed.Load(), "%s: failed requests", op)
+				for body, n := range answered {
+					if v, err := strconv.Atoi(body); err != nil || v < 1 || v > requests || n != 1 {
+						t.Errorf("%s: %d requests answered %q", op, n, body)
+					}
+				}
 				_, got := s.do(t, "GET", "/k/hits", "")
 				assert.Equal(t, fmt.Sprint(requests), got, "%s: counter after %d requests", op, requests)
+				// The store's successful calls, as the workers counted them:
+				// fewer than requests means a request did not reach the
+				// store; as many, with a short counter, that the store lost
+				// an update.
+				var calls float64
+				assert.Eventually(t, func() bool {
+					ops, _ := kvOpsCounted(scrape(t, s))
+					calls = ops[series[op]]
+					return calls == requests
+				}, 10*time.Second, 50*time.Millisecond, "%s: successful calls the workers counted", op)
+				t.Logf("%s: the workers counted %.0f successful calls", op, calls)
 				s.do(t, "DELETE", "/k/hits", "")
 			}
 		})
@@ -223,4 +249,82 @@ func TestKVItemsExampleAcrossWorkers(t *testing.T) {
 	assert.Equal(t, 404, code)
 	code, _ = s.do(t, "DELETE", "/items/1", "")
 	assert.Equal(t, 404, code)
+}
+
+// kvOpsCounted sums wasmcluster_kv_operations_total over the workers by
+// "store op outcome", and the latency histogram's count by "store op".
+func kvOpsCounted(families map[string]*dto.MetricFamily) (ops, timed map[string]float64) {
+	ops, timed = map[string]float64{}, map[string]float64{}
+	labels := func(m *dto.Metric, names ...string) string {
+		var vals []string
+		for _, name := range names {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == name {
+					vals = append(vals, lp.GetValue())
+				}
+			}
+		}
+		return strings.Join(vals, " ")
+	}
+	for _, m := range families["wasmcluster_kv_operations_total"].GetMetric() {
+		if v := m.GetCounter().GetValue(); v > 0 {
+			ops[labels(m, "store", "op", "outcome")] += v
+		}
+	}
+	for _, m := range families["wasmcluster_kv_operation_duration_seconds"].GetMetric() {
+		if n := m.GetHistogram().GetSampleCount(); n > 0 {
+			timed[labels(m, "store", "op")] += float64(n)
+		}
+	}
+	return ops, timed
+}
+
+// TestKVMetricsCountEveryCallByStoreOpAndOutcome makes a known number of
+// key-value calls through both workers and reads them back from the
+// primary's /metrics.
+func TestKVMetricsCountEveryCallByStoreOpAndOutcome(t *testing.T) {
+	s := serveKV(t, "sqlite:"+filepath.Join(t.TempDir(), "kv.db"), "--kv-max-key", "64")
+	calls := []struct {
+		method, path, body string
+		code               int
+	}{
+		{"PUT", "/k/a", "one", 200}, {"PUT", "/k/b", "2", 200}, {"PUT", "/k/c", "3", 200}, // set ok 3
+		{"GET", "/k/a", "", 200}, {"GET", "/k/b", "", 200}, // get ok 2
+		{"GET", "/k/none", "", 404},                              // get not_found 1
+		{"HEAD", "/k/a", "", 200},                                // exists ok 1
+		{"DELETE", "/k/c", "", 200}, {"DELETE", "/k/c", "", 404}, // delete ok 1, not_found 1
+		{"GET", "/list?prefix=", "", 200},                                                     // list ok 1
+		{"POST", "/inc/n", "", 200}, {"POST", "/inc/n", "", 200}, {"POST", "/inc/n", "", 200}, // increment ok 3
+		{"POST", "/inc/a", "", 503},                        // increment failed 1 (not an integer)
+		{"PUT", "/swap/a?old=one", "9", 200},               // cas ok 1
+		{"PUT", "/swap/a?old=one", "8", 409},               // cas conflict 1
+		{"PUT", "/swap/new", "x", 200},                     // cas ok 1 (created)
+		{"PUT", "/k/" + strings.Repeat("k", 65), "v", 503}, // set failed 1: over --kv-max-key, never reaches the store
+		{"GET", "/k/a?store=other", "", 503},               // a store not given
+	}
+	for _, c := range calls {
+		code, body := s.do(t, c.method, c.path, c.body)
+		require.Equal(t, c.code, code, "%s %s: %s", c.method, c.path, body)
+	}
+	want := map[string]float64{
+		"default set ok": 3, "default set failed": 1,
+		"default get ok": 2, "default get not_found": 1,
+		"default exists ok": 1,
+		"default delete ok": 1, "default delete not_found": 1,
+		"default list ok":      1,
+		"default increment ok": 3, "default increment failed": 1,
+		"default cas ok": 2, "default cas conflict": 1,
+		"(unregistered) get failed": 1,
+	}
+	wantTimed := map[string]float64{ // every call that reached the store
+		"default set": 3, "default get": 3, "default exists": 1, "default delete": 2,
+		"default list": 1, "default increment": 4, "default cas": 3,
+	}
+	var ops, timed map[string]float64
+	require.Eventually(t, func() bool {
+		ops, timed = kvOpsCounted(scrape(t, s))
+		return assert.ObjectsAreEqual(want, ops) && assert.ObjectsAreEqual(wantTimed, timed)
+	}, 10*time.Second, 50*time.Millisecond, "the workers report what they counted")
+	assert.Equal(t, want, ops)
+	assert.Equal(t, wantTimed, timed)
 }

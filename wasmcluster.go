@@ -174,8 +174,14 @@ func Compile(ctx context.Context, cfg Config) (cacheDir string, err error) {
 	if isCheck() { // the check process Compile runs, as Run's
 		os.Exit(runCheck(ctx, cfg))
 	}
-	if err := checkInChild(ctx, cfg, cfg.Module); err != nil {
-		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
+	dir, err := makePrivateDir()
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	copies := &moduleCopies{dir: dir}
+	if _, err := copies.check(ctx, cfg, true); err != nil {
+		return "", err
 	}
 	return cfg.Host.CompilationCacheDir, nil
 }
@@ -254,7 +260,7 @@ func runPrimary(ctx context.Context, cfg Config) error {
 	// and the workers find the compiled code in the cache.
 	started := time.Now()
 	copies := &moduleCopies{dir: dir}
-	first, err := interruptible(ctx, func() (string, error) { return copies.check(ctx, cfg) })
+	first, err := interruptible(ctx, func() (string, error) { return copies.check(ctx, cfg, false) })
 	if ctx.Err() != nil {
 		log.Info("stopped while starting")
 		return nil
@@ -263,7 +269,7 @@ func runPrimary(ctx context.Context, cfg Config) error {
 		return err
 	}
 	copies.keep(first)
-	log.Info("module checked; starting the workers", "module", cfg.Module, "took", time.Since(started).Round(time.Millisecond).String(),
+	log.Info("module ready; starting the workers", "module", cfg.Module, "took", time.Since(started).Round(time.Millisecond).String(),
 		"cache", cfg.Host.CompilationCacheDir, "workers", workers, "standby", 1, "processes", workers+2)
 
 	p := dispatcher.NewPrimary(dispatcher.Options{
@@ -344,7 +350,7 @@ func setSocketMode(ln net.Listener, mode os.FileMode) error {
 func reload(ctx context.Context, cfg Config, p *dispatcher.Primary, copies *moduleCopies, m *primaryMetrics) {
 	log := cfg.Logger
 	log.Info("reloading", "module", cfg.Module)
-	path, err := copies.check(ctx, cfg)
+	path, err := copies.check(ctx, cfg, false)
 	if err != nil {
 		m.reloads.WithLabelValues("refused").Inc()
 		log.Error("reload refused; the old workers keep serving", "error", err)
@@ -369,9 +375,11 @@ type moduleCopies struct {
 	current string
 }
 
-// check reads the module, loads it as a worker would in a check process
-// (see modcheck.go), and returns the path of a copy of what it read.
-func (m *moduleCopies) check(ctx context.Context, cfg Config) (string, error) {
+// check reads the module and returns the path of a copy of what it
+// read, once it passed its check: loaded as a worker would, in a check
+// process (see modcheck.go) — unless the cache records that it passed
+// before (see checkmark.go) and recheck is false.
+func (m *moduleCopies) check(ctx context.Context, cfg Config, recheck bool) (string, error) {
 	wasm := cfg.Wasm
 	if wasm == nil {
 		var err error
@@ -384,10 +392,16 @@ func (m *moduleCopies) check(ctx context.Context, cfg Config) (string, error) {
 	if err := os.WriteFile(path, wasm, 0o400); err != nil {
 		return "", fmt.Errorf("copy module: %w", err)
 	}
+	mark := markFor(cfg, wasm)
+	if !recheck && mark.passed() {
+		cfg.Logger.Info("module passed its check before; not checked again", "module", cfg.Module)
+		return path, nil
+	}
 	if err := checkInChild(ctx, cfg, path); err != nil {
 		m.drop(path)
 		return "", fmt.Errorf("load module %s: %w", cfg.Module, err)
 	}
+	mark.record()
 	return path, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
@@ -25,6 +26,7 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if hostCfg.Logger == nil {
 		hostCfg.Logger = log
 	}
+	setMemoryLimit(hostCfg)
 	reg := prometheus.NewRegistry()
 	hostCfg.Metrics = reg
 	tc, err := tlsConfig(cfg)
@@ -58,6 +60,22 @@ func runWorker(ctx context.Context, cfg Config) error {
 		MaxBufferedBody:     max(cfg.Host.MaxRequestBody, 0),  // no limit: the default read-ahead
 		MaxBufferedResponse: max(cfg.Host.MaxResponseBody, 0), // no limit: the default hold-back
 	})
+}
+
+// workerHeapBase is the Go heap a worker needs for itself, beyond what
+// its guests make it hold (host.Config.HeapBound).
+const workerHeapBase = 64 << 20
+
+// setMemoryLimit gives the worker's Go runtime a memory limit derived
+// from cfg, unless GOMEMLIMIT sets one: the collector then runs before
+// the heap passes what the guests may hold, where by GOGC alone it would
+// let garbage (old copies of a growing stack, finished bodies) reach
+// twice what is live. Bodies without a limit leave the worker without
+// one.
+func setMemoryLimit(cfg host.Config) {
+	if bound := cfg.HeapBound(); bound >= 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(workerHeapBase + bound)
+	}
 }
 
 // reporter returns the worker's report to the primary: everything reg

@@ -26,7 +26,7 @@ for tool in wrk node clang curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
 done
 
-. bench/lib.sh # $tmp and pids, cleaned up on exit
+. bench/lib.sh # $tmp and pids, cleaned up on exit; await, rps, median, ratio
 
 go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
 go build -o "$tmp/plaingo" ./bench/plaingo
@@ -57,18 +57,10 @@ start plain-go "$tmp/plaingo"
 start node-cluster node bench/node-cluster.js
 
 # load NAME [wrk args...] prints the requests/s wrk measured.
-load() {
-  local name=$1; shift
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" "http://127.0.0.1:${port[$name]}/hello" |
-    awk '/^Requests\/sec:/ {print $2}'
-}
+load() { local name=$1; shift; rps "http://127.0.0.1:${port[$name]}/hello" "$@"; }
 
 for name in "${names[@]}"; do
-  for _ in $(seq 300); do
-    curl -fs "http://127.0.0.1:${port[$name]}/ready" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:${port[$name]}/hello" >/dev/null # warm-up
+  await "http://127.0.0.1:${port[$name]}/hello"
 done
 
 declare -A ka close
@@ -80,12 +72,10 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 for name in "${names[@]}"; do
   ka[$name]=$(median "${ka[$name]}")
   close[$name]=$(median "${close[$name]}")
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION on 127.0.0.1, $(nproc) CPUs; requests/s, median of $ROUNDS rounds"

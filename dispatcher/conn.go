@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -23,6 +24,13 @@ type conn struct {
 	local, remote net.Addr
 	once          sync.Once
 	onClose       func() // called once, on Close; may be nil
+
+	// check is set to follow the framing of the requests read (plain-text
+	// HTTP/1); refused, once set, is what every later Read returns.
+	check     bool
+	framing   framing
+	refused   error
+	lingering atomic.Bool
 }
 
 // newConn takes ownership of fd. It looks up the addresses it is not
@@ -69,8 +77,23 @@ func sockaddrAddr(sa syscall.Sockaddr) net.Addr {
 	return &net.UnixAddr{Net: "unix"} // unnamed
 }
 
+// Read reads what the client sent. A request framing refuses does not
+// reach the reader: it gets an error instead — not a net.Error, which
+// net/http answers 400 Bad Request before it closes the connection.
 func (c *conn) Read(p []byte) (int, error) {
+	if c.refused != nil {
+		return 0, c.refused
+	}
 	n, err := c.f.Read(p)
+	if c.check && n > 0 {
+		if pass, refused := c.framing.scan(p[:n]); refused != nil {
+			c.refused = refused
+			if pass == 0 {
+				return 0, refused
+			}
+			return pass, nil
+		}
+	}
 	return n, c.opError("read", err)
 }
 
@@ -79,13 +102,53 @@ func (c *conn) Write(p []byte) (int, error) {
 	return n, c.opError("write", err)
 }
 
-// Close closes the connection and reports it, once.
+// Close closes the connection and reports it, once. A connection whose
+// request was refused closes gently (see lingerClose).
 func (c *conn) Close() error {
+	if c.refused != nil && !c.lingering.Swap(true) {
+		return c.lingerClose()
+	}
 	err := c.f.Close()
+	c.closed()
+	return c.opError("close", err)
+}
+
+func (c *conn) closed() {
 	if c.onClose != nil {
 		c.once.Do(c.onClose)
 	}
-	return c.opError("close", err)
+}
+
+// lingerTime and lingerBytes bound what lingerClose reads.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 256 << 10
+)
+
+// lingerClose sends what was written and a FIN, then reads what the
+// client still sends, for up to lingerTime or lingerBytes, and closes. A
+// socket closed with bytes unread sends a reset instead of a FIN, and a
+// client that gets the reset before it reads the answer never sees it.
+func (c *conn) lingerClose() error {
+	if err := c.CloseWrite(); err != nil {
+		err = c.f.Close()
+		c.closed()
+		return c.opError("close", err)
+	}
+	_ = c.f.SetReadDeadline(time.Now().Add(lingerTime))
+	go func() {
+		var buf [4096]byte
+		for read := 0; read < lingerBytes; {
+			n, err := c.f.Read(buf[:])
+			if err != nil {
+				break
+			}
+			read += n
+		}
+		_ = c.f.Close()
+		c.closed()
+	}()
+	return nil
 }
 
 // CloseWrite half-closes the connection, which net/http does to close

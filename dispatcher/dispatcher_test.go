@@ -42,7 +42,8 @@ func TestMain(m *testing.M) {
 }
 
 // workerHandler answers with the worker's pid; /slow?ms=N first sleeps;
-// /procs answers GOMAXPROCS; /env?name=X answers $X.
+// /procs answers GOMAXPROCS; /env?name=X answers $X; /echo the request
+// body.
 var workerHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/procs":
@@ -50,6 +51,9 @@ var workerHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request
 		return
 	case "/env":
 		io.WriteString(w, os.Getenv(r.URL.Query().Get("name")))
+		return
+	case "/echo":
+		_, _ = io.Copy(w, r.Body)
 		return
 	}
 	if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil {

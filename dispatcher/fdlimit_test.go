@@ -3,6 +3,7 @@ package dispatcher
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,8 +28,8 @@ func openFDs() int {
 
 // runDialer opens DIAL_N connections to DIAL_ADDR at once, sends a
 // request on each and prints how many got a response within 15 s, by
-// status, how many were closed without one, and how many were left
-// hanging.
+// status, how many were closed without one (cleanly, or by a reset), and
+// how many were left hanging.
 func runDialer() int {
 	n, _ := strconv.Atoi(os.Getenv("DIAL_N"))
 	var mu sync.Mutex
@@ -52,6 +53,8 @@ func runDialer() int {
 			}
 			if ne, ok := err.(net.Error); ok && ne.Timeout() {
 				result = "hanging"
+			} else if errors.Is(err, syscall.ECONNRESET) {
+				result = "reset"
 			}
 			mu.Lock()
 			counts[result]++
@@ -59,21 +62,24 @@ func runDialer() int {
 		}()
 	}
 	wg.Wait()
-	fmt.Println(counts["200"], counts["503"], counts["closed"], counts["hanging"])
+	fmt.Println(counts["200"], counts["503"], counts["closed"], counts["reset"], counts["hanging"])
 	return 0
 }
 
-// dial runs the dialer for n connections to addr and returns how many
-// were answered 200 or 503, closed without an answer, or left hanging.
-func dial(t *testing.T, addr string, n int) (ok, busy, closed, hanging int) {
+// dialCounts is what the dialer saw: connections answered 200 or 503,
+// closed without an answer cleanly or by a reset, and left hanging.
+type dialCounts struct{ ok, busy, closed, reset, hanging int }
+
+// dial runs the dialer for n connections to addr.
+func dial(t *testing.T, addr string, n int) (d dialCounts) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "DISPATCHER_TEST_MODE=dialer", "DIAL_ADDR="+addr, "DIAL_N="+strconv.Itoa(n))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	require.NoError(t, err)
-	_, err = fmt.Sscan(string(out), &ok, &busy, &closed, &hanging)
+	_, err = fmt.Sscan(string(out), &d.ok, &d.busy, &d.closed, &d.reset, &d.hanging)
 	require.NoError(t, err, "dialer said %q", out)
-	return ok, busy, closed, hanging
+	return d
 }
 
 func TestPrimaryOutOfFDsRefusesAndRecovers(t *testing.T) {
@@ -129,11 +135,11 @@ func TestPrimaryOutOfFDsRefusesAndRecovers(t *testing.T) {
 	// it can, refuses the rest at its fd limit, and answers the parked
 	// ones 503 after the park timeout. (Connections taken back from a
 	// stopped worker at the limit can only be closed: the kernel has no
-	// fd to give them.)
-	ok, busy, closed, hanging := dial(t, c.addr, 300)
-	t.Logf("answered 200: %d, 503: %d; closed: %d; hanging: %d", ok, busy, closed, hanging)
-	assert.Zero(t, hanging, "every connection answered or closed")
-	assert.Positive(t, busy, "refused with a 503")
+	// fd to give them, and their clients see a reset.)
+	d := dial(t, c.addr, 300)
+	t.Logf("answered 200: %d, 503: %d; closed: %d, reset: %d; hanging: %d", d.ok, d.busy, d.closed, d.reset, d.hanging)
+	assert.Zero(t, d.hanging, "every connection answered or closed")
+	assert.Positive(t, d.busy, "refused with a 503")
 
 	closeFillers()
 	cont()
@@ -143,6 +149,12 @@ func TestPrimaryOutOfFDsRefusesAndRecovers(t *testing.T) {
 	assert.Eventually(t, func() bool { return countFDs(t, os.Getpid()) <= baseline+3 }, 5*time.Second, 10*time.Millisecond,
 		"primary fds back to %d", baseline)
 	assert.Equal(t, 1, strings.Count(c.logs.String(), "out of file descriptors"), "one log line")
+	if d.reset > 0 {
+		// The one way a client sees a reset here: its connection was
+		// with a stopped worker, and the primary had no fd to take it
+		// back (a 503 is written before a FIN, its request read first).
+		assert.Contains(t, c.logs.String(), "the kernel closed them", "resets accounted for")
+	}
 }
 
 func TestWorkerOutOfFDsLogsAndKeepsCountsRight(t *testing.T) {

@@ -81,8 +81,7 @@ func (p *Primary) checkWorkers(now time.Time) {
 		case now.Sub(w.health.since) >= stallTimeout:
 			w.stalled.Store(true)
 			changed = true
-			conns := drainQueue(w.inbox)
-			w.active.Add(-int64(len(conns)))
+			conns := p.takeBack(w)
 			reclaimed = append(reclaimed, conns...)
 			_ = w.tell(msgPing)
 			p.log.Warn("worker stopped reading its control socket; handing its connections to others",
@@ -125,14 +124,46 @@ func (p *Primary) retryParked(now time.Time) {
 	p.dispatch(kept)
 }
 
+// takeBack reads back the connections queued for w, which will not read
+// them. Those the primary has no fd for are lost: the kernel closes them
+// (the client sees a reset), and the log says so once per interval.
+func (p *Primary) takeBack(w *worker) []handoff {
+	conns, lost := drainQueue(w.inbox)
+	w.active.Add(-int64(len(conns) + lost))
+	if lost > 0 {
+		p.mu.Lock()
+		n := p.lostLog.add(time.Now(), lost)
+		p.mu.Unlock()
+		if n > 0 {
+			p.log.Error("no file descriptor free to take connections back from a worker: the kernel closed them",
+				"closed", n, "interval", fdLogInterval.String())
+		}
+	}
+	return conns
+}
+
 // refuse writes the busy reply to conns, without waiting, and closes them.
 func (p *Primary) refuse(conns []handoff) {
 	for _, h := range conns {
 		if len(p.opts.BusyReply) > 0 {
 			_, _ = unix.Write(h.fd, p.opts.BusyReply)
 		}
-		unix.Close(h.fd)
+		closeRead(h.fd)
 	}
+}
+
+// closeRead closes a connection after it reads, without waiting, what the
+// client sent (up to 64 KiB): closed with bytes unread, a socket sends a
+// reset rather than a FIN, and a client whose network stack gets the
+// reset before the reply may drop the reply.
+func closeRead(fd int) {
+	var buf [4096]byte
+	for range 16 {
+		if n, err := unix.Read(fd, buf[:]); n <= 0 || err != nil {
+			break
+		}
+	}
+	unix.Close(fd)
 }
 
 // queued returns the bytes waiting unread on a worker's end of its control

@@ -159,7 +159,8 @@ type Primary struct {
 	standbySlot *slot                // the current generation's standby slot
 	all         map[*worker]struct{} // every live worker process, any generation
 
-	fdLog logLimiter // the accept goroutine's only
+	fdLog   logLimiter // the accept goroutine's only
+	lostLog logLimiter // connections lost taking them back; under mu
 }
 
 // slot is one worker position of a generation; a crashed worker's
@@ -171,6 +172,7 @@ type slot struct {
 	requests       atomic.Uint64
 	restarts       atomic.Int64
 	backoff        time.Duration // guarded by Primary.mu
+	failedStarts   int           // restarts that failed in a row; guarded by Primary.mu
 	current        atomic.Pointer[worker]
 }
 
@@ -512,7 +514,7 @@ func (p *Primary) waitWorker(w *worker) {
 	delay := s.backoff
 	p.mu.Unlock()
 	// No dispatch sends to w any more: what is queued for it stays there.
-	orphans := drainQueue(w.inbox)
+	orphans := p.takeBack(w)
 	w.inbox.Close()
 
 	exited := w.cmd.ProcessState.Success() // drained: told to, or signalled itself
@@ -586,14 +588,29 @@ func (p *Primary) restart(s *slot) {
 	if s.id != standbyID {
 		s.restarts.Add(1)
 	}
-	if err := p.start(s); err != nil {
-		p.log.Error("restart worker", "id", s.id, "error", err)
-		p.mu.Lock()
+	err := p.start(s)
+	p.mu.Lock()
+	failed := s.failedStarts
+	if err != nil {
+		s.failedStarts++
 		s.backoff = nextBackoff(s.backoff)
-		delay := s.backoff
-		p.mu.Unlock()
-		time.AfterFunc(delay, func() { p.restart(s) })
+	} else {
+		s.failedStarts = 0
 	}
+	delay := s.backoff
+	p.mu.Unlock()
+	if err == nil {
+		if failed > 0 {
+			p.log.Info("worker restarted", "id", s.id, "failed_attempts", failed)
+		}
+		return
+	}
+	if failed == 0 {
+		// Once per run of failures: out of fds, say, they repeat until
+		// fds are freed.
+		p.log.Error("cannot restart worker; retrying with backoff until it starts", "id", s.id, "error", err)
+	}
+	time.AfterFunc(delay, func() { p.restart(s) })
 }
 
 // rebuildReady lists the current generation's serving workers. p.mu is held.
@@ -780,9 +797,7 @@ func (p *Primary) retire(workers []*worker) {
 	for _, w := range told {
 		if w.tell(msgDrain) != nil {
 			// Its queue is full: it takes the connections no more.
-			conns := drainQueue(w.inbox)
-			w.active.Add(-int64(len(conns)))
-			p.dispatch(conns)
+			p.dispatch(p.takeBack(w))
 			_ = w.tell(msgDrain)
 		}
 	}

@@ -199,13 +199,13 @@ func parseMsg(m, oob []byte, truncated bool) (message, error) {
 
 // drainQueue reads, without waiting, the messages queued on end — the
 // worker's end of a control socket whose worker is gone — and returns the
-// connections they carried.
-func drainQueue(end *os.File) []handoff {
+// connections they carried, and how many more were lost for want of fds
+// (the kernel closed those: it installs a message's fds all or none).
+func drainQueue(end *os.File) (conns []handoff, lost int) {
 	raw, err := end.SyscallConn()
 	if err != nil {
-		return nil
+		return nil, 0
 	}
-	var conns []handoff
 	r := newMsgReader()
 	_ = raw.Control(func(fd uintptr) {
 		for {
@@ -215,10 +215,11 @@ func drainQueue(end *os.File) []handoff {
 			}
 			if msg, err := parseMsg(r.m[:nb], r.oob[:noob], flags&unix.MSG_CTRUNC != 0); err == nil {
 				conns = append(conns, msg.conns...)
+				lost += msg.lost
 			}
 		}
 	})
-	return conns
+	return conns, lost
 }
 
 // oobSpace is room for the largest batch of fds in one message.

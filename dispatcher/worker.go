@@ -135,6 +135,7 @@ func ServeWorker(ctx context.Context, h http.Handler, opts WorkerOptions) error 
 	}
 	w := &workerServer{ctrl: ctrl, ln: newListener(addr), live: os.Getenv(envLiveCounts) == "1", log: opts.Logger}
 	w.ln.onClose = w.connClosed
+	w.ln.checkFraming = opts.TLSConfig == nil // under TLS it reads ciphertext
 	if opts.MaxBufferedBody >= 0 || opts.MaxBufferedResponse >= 0 {
 		h = newClientIO(h, opts)
 	}
@@ -329,11 +330,15 @@ func (w *workerServer) reportClosed() {
 }
 
 // count wraps h to count the requests served, and to close each
-// connection after its response once draining.
+// connection after its response once draining, and after a chunked
+// request over TLS.
 func (w *workerServer) count(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if w.draining.Load() {
-			rw.Header().Set("Connection", "close") // HTTP/2: GOAWAY
+		if w.draining.Load() || r.TLS != nil && r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+			// Draining (HTTP/2: GOAWAY); or a chunked request over TLS,
+			// whose header framing could not check (a Content-Length
+			// beside it may be all an intermediary read).
+			rw.Header().Set("Connection", "close")
 		}
 		h.ServeHTTP(rw, r)
 		w.served.Add(1)
@@ -389,6 +394,9 @@ type listener struct {
 	done    chan struct{}
 	once    sync.Once
 	onClose func() // called once for every connection closed
+	// checkFraming makes each connection refuse requests whose framing is
+	// ambiguous (see framing).
+	checkFraming bool
 }
 
 // newListener returns an empty listener reporting addr as its address.
@@ -409,6 +417,7 @@ func (l *listener) push(h handoff) bool {
 	if err != nil {
 		return false
 	}
+	c.check = l.checkFraming
 	select {
 	case l.conns <- c:
 	case <-l.done:

@@ -117,7 +117,9 @@ type Config struct {
 	Mounts []Mount
 
 	// CompilationCacheDir, when set, keeps compiled code on disk there so
-	// that other processes loading the same module skip compilation.
+	// that other processes loading the same module skip compilation, and
+	// the module validated and instrumented, signed with a key kept there
+	// (see preparedcache.go), so that they skip that too.
 	CompilationCacheDir string
 
 	// Metrics, when set, gets the Handler's Prometheus series: traps,

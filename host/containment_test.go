@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmcluster/wasmcluster/internal/logbuf"
+	"github.com/wasmcluster/wasmcluster/internal/procstat"
 	"github.com/wasmcluster/wasmcluster/internal/testwasm"
 )
 
@@ -145,6 +146,36 @@ func TestAModuleInvalidAsWrittenIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "not a valid Wasm module")
 }
 
+// callUndeclaredType is 30 bytes: function 0 calls function 1, whose type
+// (64) is past the module's only one. wazero v1.12.0's validator reaches
+// the call before it checks function 1's type, and panics with "index out
+// of range [64] with length 1".
+var callUndeclaredType = []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01\x60\x00\x00\x03\x03\x02\x00\x40\x0a\x09\x02\x04\x00\x10\x01\x0b\x02\x00\x0b")
+
+func TestAFunctionOfAnUndeclaredTypeIsRefusedBeforeTheValidator(t *testing.T) {
+	_, err := New(context.Background(), callUndeclaredType, Config{})
+	require.Error(t, err)
+	assert.Equal(t, "not a valid Wasm module: function 1 has type 64, but the module declares 1 types", err.Error())
+}
+
+func TestVectorsInsideEntriesAreBoundedBeforeTheDecoder(t *testing.T) {
+	// A few bytes claim four billion entries inside one entry of a
+	// section, which wazero's decoder would allocate at once (a fatal
+	// out of memory, not a panic New could recover).
+	for name, tc := range map[string]struct{ wasm, err string }{
+		"a function type's parameters": {"\x00asm\x01\x00\x00\x00\x01\x08\x01\x60\xff\xff\xff\xff\x0f\x00",
+			"a function type: a vector claims 4294967295 entries in 1 bytes"},
+		"an element segment's functions": {"\x00asm\x01\x00\x00\x00\x09\x0c\x01\x01\x00\xff\xff\xff\xff\x0f0000",
+			"an element segment: a vector claims 4294967295 entries in 4 bytes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(context.Background(), []byte(tc.wasm), Config{})
+			require.Error(t, err)
+			assert.Equal(t, "not a valid Wasm module: "+tc.err, err.Error())
+		})
+	}
+}
+
 func TestACodeSectionWithTrailingBytesIsRefused(t *testing.T) {
 	wasm := testwasm.WAT(t, guestWAT(`(func (export "handle_request") (result i64) (i64.const 0))`))
 	secs, err := parseSections(wasm)
@@ -227,6 +258,23 @@ func TestGuestLogIsBoundedPerCallAndPerRequest(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(logs.String(), "guest log over the limit"), "said once per request")
 }
 
+func TestATrapAfterTheLogBudgetIsStillLogged(t *testing.T) {
+	// A guest that spent its log budget cannot hide why its request
+	// failed: the host's own line about the trap is outside the budget.
+	var logs logbuf.Buffer
+	h := newGuest(t, guestWAT(`
+  (func (export "handle_request") (result i64)
+    (local $i i32)
+    (loop $more
+      (call $log (i32.const 0) (i32.const 0) (i32.const 65535))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 100))))
+    unreachable)`), Config{Logger: logs.Logger()})
+	assert.Equal(t, http.StatusInternalServerError, serve(h, httptest.NewRequest("GET", "/", nil)).Code)
+	assert.True(t, strings.Contains(logs.String(), "guest log over the limit"), "the guest spent its budget")
+	assert.True(t, strings.Contains(logs.String(), `msg="guest trapped"`), "the trap is logged")
+}
+
 func TestMalformedChunkedBodyIs400AtInfo(t *testing.T) {
 	var logs logbuf.Buffer
 	h := newGuest(t, guestWAT(`
@@ -251,17 +299,9 @@ func TestMalformedChunkedBodyIs400AtInfo(t *testing.T) {
 // rss is the resident memory of this process, in bytes.
 func rss(t *testing.T) int64 {
 	t.Helper()
-	status, err := os.ReadFile("/proc/self/status")
+	n, err := procstat.RSS(os.Getpid())
 	require.NoError(t, err)
-	for _, line := range strings.Split(string(status), "\n") {
-		if kb, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(kb, "kB")), 10, 64)
-			require.NoError(t, err)
-			return n << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
+	return n
 }
 
 func TestMaxMemoryRequestsReturnTheirMemory(t *testing.T) {

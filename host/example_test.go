@@ -2,8 +2,10 @@ package host_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,4 +60,16 @@ func ExampleConfig_metrics() {
 	mux.Handle("/", h)
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	log.Fatal(http.ListenAndServe("127.0.0.1:8080", mux))
+}
+
+// A program that runs Handlers in a process of their own can give the Go
+// runtime a memory limit from their configuration, as wasmcluster's
+// workers do: the guests' Go heap (stacks and bodies) plus the
+// process's own. Linear memory is outside the Go heap and not counted.
+func ExampleConfig_HeapBound() {
+	cfg := host.Config{MaxInstances: 8, MaxRequestBody: 1 << 20, MaxResponseBody: 1 << 20}
+	fmt.Printf("%d MiB\n", cfg.HeapBound()>>20)
+	prev := debug.SetMemoryLimit(64<<20 + cfg.HeapBound())
+	defer debug.SetMemoryLimit(prev) // a program would keep its limit
+	// Output: 1040 MiB
 }

@@ -346,26 +346,26 @@ func (ex *exchange) fail(err error) {
 	case errors.Is(cause, context.DeadlineExceeded):
 		status = http.StatusGatewayTimeout
 		inst.h.metrics.timeouts.Inc()
-		inst.log(slog.LevelError, "guest exceeded its deadline", "timeout", inst.h.cfg.Timeout.String())
+		inst.report(slog.LevelError, "guest exceeded its deadline", "timeout", inst.h.cfg.Timeout.String())
 	case errors.Is(cause, context.Canceled):
-		inst.log(slog.LevelDebug, "client went away while the guest ran")
+		inst.report(slog.LevelDebug, "client went away while the guest ran")
 		return
 	case errors.Is(cause, errPoolClosed):
 		status = http.StatusServiceUnavailable
-		inst.log(slog.LevelWarn, "handler closed while the guest ran")
+		inst.report(slog.LevelWarn, "handler closed while the guest ran")
 	case ex.tooLarge:
 		status = http.StatusRequestEntityTooLarge
 		inst.h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
-		inst.log(slog.LevelWarn, "request body over the limit", "max_body", inst.h.cfg.MaxRequestBody)
+		inst.report(slog.LevelWarn, "request body over the limit", "max_body", inst.h.cfg.MaxRequestBody)
 	case ex.badBody != nil:
 		status = http.StatusBadRequest
-		inst.log(slog.LevelInfo, "malformed request body", "error", ex.badBody.Error())
+		inst.report(slog.LevelInfo, "malformed request body", "error", ex.badBody.Error())
 	case errors.Is(err, errResponseTooLarge):
 		inst.h.metrics.refusals.WithLabelValues(limitResponseBody).Inc()
-		inst.log(slog.LevelError, err.Error(), "max_response", inst.h.cfg.MaxResponseBody)
+		inst.report(slog.LevelError, err.Error(), "max_response", inst.h.cfg.MaxResponseBody)
 	default:
 		inst.h.metrics.trapped(inst)
-		inst.log(slog.LevelError, "guest trapped", "error", err.Error())
+		inst.report(slog.LevelError, "guest trapped", "error", err.Error())
 	}
 	if ex.committed {
 		// Part of the response is on its way: cut the connection so the

@@ -126,7 +126,7 @@ func (ex *exchange) callFunction(stack []uint64) {
 func (ex *exchange) runFunction(name string, f Function, in []byte) (out []byte, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			ex.inst.log(slog.LevelError, "host function panicked", "function", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			ex.inst.report(slog.LevelError, "host function panicked", "function", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			trap("host function %s panicked", name)
 		}
 	}()

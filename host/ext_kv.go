@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmcluster/wasmcluster/kv"
@@ -31,7 +32,8 @@ var kvFuncs = []hostFunc{
 const kvAbsent = 0xffffffff
 
 // kvCall is one call into a store: the store, the key (or prefix) the
-// guest named, and a context that ends at the request's deadline.
+// guest named, a context that ends at the request's deadline, and the
+// series the call counts in, with when it began.
 type kvCall struct {
 	ex     *exchange
 	op     string
@@ -40,6 +42,8 @@ type kvCall struct {
 	key    string
 	ctx    context.Context
 	cancel context.CancelFunc
+	series *kvSeries
+	start  time.Time
 }
 
 // kvBegin reads the store name and key at stack[0:4] and checks them. It
@@ -49,10 +53,11 @@ func (ex *exchange) kvBegin(op string, stack []uint64, prefix bool) (c kvCall, o
 	name := ex.read(stack[0], uint64(uint32(stack[1])), op+" store")
 	store, found := ex.inst.h.cfg.KV[string(name)]
 	if !found {
+		ex.inst.h.metrics.kvOps.WithLabelValues(unregisteredLabel, kvOp(op), outcomeFailed).Inc()
 		stack[0] = ex.extError(fmt.Errorf("%s: no key-value store named %q", op, name))
 		return c, false
 	}
-	c.name, c.store = string(name), store
+	c.name, c.store, c.series = string(name), store, ex.inst.h.kvSeries[string(name)][op]
 	c.key = string(ex.read(stack[2], uint64(uint32(stack[3])), op+" key"))
 	limits := ex.inst.h.cfg.KVLimits
 	check := limits.CheckKey
@@ -60,6 +65,7 @@ func (ex *exchange) kvBegin(op string, stack []uint64, prefix bool) (c kvCall, o
 		check = limits.CheckPrefix
 	}
 	if err := check(c.key); err != nil {
+		c.series.failed.Inc()
 		stack[0] = ex.extError(fmt.Errorf("%s: %w", op, err))
 		return c, false
 	}
@@ -68,27 +74,50 @@ func (ex *exchange) kvBegin(op string, stack []uint64, prefix bool) (c kvCall, o
 		parent = ex.r.Context()
 	}
 	c.ctx, c.cancel = context.WithDeadline(parent, time.Unix(0, ex.inst.deadline.Load()))
+	c.start = time.Now()
 	return c, true
 }
 
-// fail ends a call whose store failed: the guest gets the error, and the
-// log a line, since a store that fails is the operator's to know.
-func (c *kvCall) fail(err error) uint64 {
+// refuse ends a call before it reaches the store, for an argument the
+// limits or the ABI do not allow.
+func (c *kvCall) refuse(err error) uint64 {
 	c.cancel()
-	if !errors.Is(err, kv.ErrNotInteger) && !errors.Is(err, kv.ErrOverflow) {
+	c.series.failed.Inc()
+	return c.ex.extError(fmt.Errorf("%s %q: %w", c.op, c.key, err))
+}
+
+// fail ends a call whose store failed: the guest gets the error, and the
+// log a line, since a store that fails is the operator's to know — unless
+// the value was refused, or the client went away during the call.
+func (c *kvCall) fail(err error) uint64 {
+	gone := errors.Is(c.ctx.Err(), context.Canceled)
+	c.end(c.series.failed)
+	if !errors.Is(err, kv.ErrNotInteger) && !errors.Is(err, kv.ErrOverflow) && !gone {
 		c.ex.inst.log(slog.LevelWarn, "key-value store failed", "store", c.name, "op", c.op, "error", err.Error())
 	}
 	return c.ex.extError(fmt.Errorf("%s %q: %w", c.op, c.key, err))
 }
 
-// done ends a successful call with a result, or with code when found is
-// false.
+// done ends a successful call with a result, or with code (not found or
+// conflict) when found is false.
 func (c *kvCall) done(found bool, code int64, buf, limit uint64, out []byte) uint64 {
-	c.cancel()
 	if !found {
+		outcome := c.series.notFound
+		if code == extConflict {
+			outcome = c.series.conflict
+		}
+		c.end(outcome)
 		return c.ex.extCode(code)
 	}
+	c.end(c.series.ok)
 	return c.ex.extResult(buf, limit, out)
+}
+
+// end counts a call that reached its store in outcome and its latency.
+func (c *kvCall) end(outcome prometheus.Counter) {
+	c.cancel()
+	outcome.Inc()
+	c.series.latency.Observe(time.Since(c.start).Seconds())
 }
 
 // kvGet is kv_get(store, store_len, key, key_len, buf, buf_limit) -> i64:
@@ -114,18 +143,17 @@ func (ex *exchange) kvSet(stack []uint64) {
 		return
 	}
 	value := ex.read(stack[4], uint64(uint32(stack[5])), "kv_set value")
-	if err := ex.inst.h.cfg.KVLimits.CheckValue(value); err != nil {
-		c.cancel()
-		stack[0] = ex.extError(fmt.Errorf("kv_set %q: %w", c.key, err))
-		return
-	}
 	ttl, err := kvTTL(stack[6])
 	if err == nil {
-		// value aliases guest memory, which the guest cannot change while
-		// the host runs.
-		err = c.store.Set(c.ctx, c.key, value, ttl)
+		err = ex.inst.h.cfg.KVLimits.CheckValue(value)
 	}
 	if err != nil {
+		stack[0] = c.refuse(err)
+		return
+	}
+	// value aliases guest memory, which the guest cannot change while the
+	// host runs.
+	if err := c.store.Set(c.ctx, c.key, value, ttl); err != nil {
 		stack[0] = c.fail(err)
 		return
 	}
@@ -208,16 +236,15 @@ func (ex *exchange) kvCompareAndSwap(stack []uint64) {
 		}
 	}
 	value := ex.read(stack[6], uint64(uint32(stack[7])), "kv_cas value")
-	if err := ex.inst.h.cfg.KVLimits.CheckValue(value); err != nil {
-		c.cancel()
-		stack[0] = ex.extError(fmt.Errorf("kv_cas %q: %w", c.key, err))
+	ttl, err := kvTTL(stack[8])
+	if err == nil {
+		err = ex.inst.h.cfg.KVLimits.CheckValue(value)
+	}
+	if err != nil {
+		stack[0] = c.refuse(err)
 		return
 	}
-	ttl, err := kvTTL(stack[8])
-	var swapped bool
-	if err == nil {
-		swapped, err = c.store.CompareAndSwap(c.ctx, c.key, old, value, ttl)
-	}
+	swapped, err := c.store.CompareAndSwap(c.ctx, c.key, old, value, ttl)
 	if err != nil {
 		stack[0] = c.fail(err)
 		return

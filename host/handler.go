@@ -40,6 +40,8 @@ type Handler struct {
 	metrics    *metrics
 	// functionSeries counts the calls of each of cfg.Functions.
 	functionSeries map[string]functionSeries
+	// kvSeries counts the calls on each of cfg.KV, by store and function.
+	kvSeries map[string]map[string]*kvSeries
 }
 
 // Load reads the module at path and returns a Handler for it, or one clear
@@ -66,6 +68,7 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 	cfg = cfg.withDefaults()
 	h := &Handler{cfg: cfg, metrics: newMetrics(cfg.Metrics)}
 	h.functionSeries = h.metrics.functionSeries(cfg.Functions)
+	h.kvSeries = h.metrics.kvSeries(cfg.KV)
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("the host failed on the module: %v", p)

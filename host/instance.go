@@ -111,6 +111,17 @@ func (i *instance) requestID() string {
 // log writes one guest log line with the request's id, within the
 // request's log budget.
 func (i *instance) log(level slog.Level, msg string, args ...any) {
+	i.write(true, level, msg, args...)
+}
+
+// report writes the host's one line on how the guest's request ended,
+// with the request's id. It is outside the log budget, so that a guest
+// which spent its budget cannot hide why its request failed.
+func (i *instance) report(level slog.Level, msg string, args ...any) {
+	i.write(false, level, msg, args...)
+}
+
+func (i *instance) write(budgeted bool, level slog.Level, msg string, args ...any) {
 	logger := i.h.cfg.Logger
 	if !logger.Enabled(context.Background(), level) {
 		return
@@ -119,7 +130,7 @@ func (i *instance) log(level slog.Level, msg string, args ...any) {
 	if id != "" {
 		args = append(args, "request_id", id)
 	}
-	if i.logs.take(logger, len(msg)+lineLen(args), id) {
+	if !budgeted || i.logs.take(logger, len(msg)+lineLen(args), id) {
 		logger.Log(context.Background(), level, msg, args...)
 	}
 }

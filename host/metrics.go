@@ -2,8 +2,11 @@ package host
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wasmcluster/wasmcluster/kv"
 )
 
 // metrics are the series a Handler counts into Config.Metrics. Every
@@ -27,6 +30,10 @@ type metrics struct {
 	functionCalls   *prometheus.CounterVec // by function and outcome
 	outbound        *prometheus.CounterVec // by destination host and status class
 	outboundRefused prometheus.Counter
+
+	// Key-value stores (ext_kv.go).
+	kvOps     *prometheus.CounterVec   // by store, operation and outcome
+	kvLatency *prometheus.HistogramVec // by store and operation
 }
 
 // Outcomes of a host-function call, and the function label of a name no
@@ -36,6 +43,8 @@ const (
 	outcomeOK          = "ok"
 	outcomeError       = "error"
 	outcomeNotFound    = "not_found"
+	outcomeConflict    = "conflict" // a compare-and-swap found another value
+	outcomeFailed      = "failed"   // a key-value call the store or a limit failed
 	unregisteredLabel  = "(unregistered)"
 	outboundErrorClass = "error" // no response: the connection or the timeout failed
 )
@@ -57,6 +66,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	m.functionCalls = m.counterVec("wasmcluster_host_function_calls_total", "Calls guests made to the embedding program's host functions, by function and outcome (ok, error, not_found).", "function", "outcome")
 	m.outbound = m.counterVec("wasmcluster_outbound_requests_total", "Outbound HTTP requests guests sent, by destination host and status class (2xx…5xx, or error when no response came).", "host", "class")
 	m.outboundRefused = m.counterVec("wasmcluster_outbound_refused_total", "Outbound HTTP requests the allow-list refused.").WithLabelValues()
+	m.kvOps = m.counterVec("wasmcluster_kv_operations_total", "Key-value calls guests made, by store, operation (get, set, delete, exists, list, increment, cas) and outcome (ok, not_found, conflict, failed).", "store", "op", "outcome")
+	m.kvLatency = register(m.reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "wasmcluster_kv_operation_duration_seconds",
+		Help:    "How long key-value calls that reached their store took, by store and operation.",
+		Buckets: kvLatencyBuckets,
+	}, []string{"store", "op"}))
 	return m
 }
 
@@ -117,4 +132,40 @@ func (m *metrics) functionSeries(fns map[string]Function) map[string]functionSer
 		}
 	}
 	return series
+}
+
+// kvLatencyBuckets span a store's round trip on loopback (tens of
+// microseconds) to a write that waited out another process's lock.
+var kvLatencyBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1, 10}
+
+// kvSeries are one operation's series on one store, found once at New so
+// that a call counts without looking up labels.
+type kvSeries struct {
+	ok, notFound, conflict, failed prometheus.Counter
+	latency                        prometheus.Observer
+}
+
+// kvOp is the operation label of a key-value function: kv_get is "get".
+func kvOp(function string) string { return strings.TrimPrefix(function, "kv_") }
+
+// kvSeries returns the series of every key-value function on each store,
+// by store name and function name. A call that names no store of stores
+// counts as failed under the unregistered label.
+func (m *metrics) kvSeries(stores map[string]kv.Store) map[string]map[string]*kvSeries {
+	all := make(map[string]map[string]*kvSeries, len(stores))
+	for name := range stores {
+		byFunc := make(map[string]*kvSeries, len(kvFuncs))
+		for _, f := range kvFuncs {
+			op := kvOp(f.name)
+			byFunc[f.name] = &kvSeries{
+				ok:       m.kvOps.WithLabelValues(name, op, outcomeOK),
+				notFound: m.kvOps.WithLabelValues(name, op, outcomeNotFound),
+				conflict: m.kvOps.WithLabelValues(name, op, outcomeConflict),
+				failed:   m.kvOps.WithLabelValues(name, op, outcomeFailed),
+				latency:  m.kvLatency.WithLabelValues(name, op),
+			}
+		}
+		all[name] = byFunc
+	}
+	return all
 }

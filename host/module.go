@@ -27,8 +27,9 @@ const (
 var vectorSections = map[byte]bool{1: true, 2: true, 3: true, 4: true, 5: true, 6: true, 7: true, 9: true, 10: true, 11: true}
 
 // prepare checks wasm and returns it instrumented, ready to compile. A
-// module that a process sharing cacheDir validated before is not
-// validated again (see validcache.go).
+// module that a process sharing cacheDir prepared before is taken from
+// there, neither validated nor instrumented again (see
+// preparedcache.go); the bounds on sizes and memory are checked anyway.
 func prepare(ctx context.Context, wasm []byte, maxMemory uint64, cacheDir string) ([]byte, error) {
 	if len(wasm) > maxModuleSize {
 		return nil, fmt.Errorf("module is %s, over the limit of %s", mebibytes(uint64(len(wasm))), mebibytes(maxModuleSize))
@@ -37,10 +38,15 @@ func prepare(ctx context.Context, wasm []byte, maxMemory uint64, cacheDir string
 	if err == nil {
 		err = checkSizes(secs)
 	}
-	mark := validMark(cacheDir, wasm)
-	if err == nil && !knownValid(mark) {
-		if err = validate(ctx, wasm); err == nil {
-			rememberValid(mark)
+	if err == nil {
+		err = checkFunctionTypes(secs)
+	}
+	cache, id := preparedCache(cacheDir), preparedID(wasm)
+	var prepared []byte
+	known := false
+	if err == nil {
+		if prepared, known = cache.Get(preparedKind, id); !known {
+			err = validate(ctx, wasm)
 		}
 	}
 	if err != nil {
@@ -49,15 +55,20 @@ func prepare(ctx context.Context, wasm []byte, maxMemory uint64, cacheDir string
 	if need := initialMemory(secs); need > maxMemory {
 		return nil, fmt.Errorf("module needs %s of memory to start, over the limit of %s", mebibytes(need), mebibytes(maxMemory))
 	}
+	if known {
+		return prepared, nil
+	}
 	out, err := instrument(secs, wasm[:8])
 	if err != nil {
 		return nil, fmt.Errorf("module cannot be bounded in time: %w", err)
 	}
+	_ = cache.Put(preparedKind, id, out) // only a saving: the next load prepares again
 	return out, nil
 }
 
 // checkSizes refuses declared sizes no real module has.
 func checkSizes(secs []section) error {
+	const typeSection, elementSection = 1, 9
 	for _, s := range secs {
 		if !vectorSections[s.id] {
 			continue
@@ -72,6 +83,10 @@ func checkSizes(secs []section) error {
 			err = checkLocals(r)
 		case secTable:
 			err = checkTables(s.payload)
+		case typeSection:
+			err = checkFunctionTypeSizes(r)
+		case elementSection:
+			err = checkElementSizes(r)
 		}
 		if err != nil {
 			return err
@@ -97,6 +112,90 @@ func checkLocals(r *wasmReader) error {
 	return nil
 }
 
+// claim reads a vector's entry count, which may be no more than the bytes
+// left to read: every entry takes at least one.
+func claim(r *wasmReader) (int, error) {
+	n := r.u32()
+	if left := len(r.b) - r.at; r.err == nil && int64(n) > int64(left) {
+		return 0, fmt.Errorf("a vector claims %d entries in %d bytes", n, left)
+	}
+	return int(n), nil
+}
+
+// checkFunctionTypeSizes bounds the parameters and results of each
+// function type in the type section r is reading, past its count.
+func checkFunctionTypeSizes(r *wasmReader) error {
+	for !r.done() {
+		if r.byte() != 0x60 {
+			return nil // not a function type: validation's business
+		}
+		for range 2 { // parameters, then results, a byte each
+			n, err := claim(r)
+			if err != nil {
+				return fmt.Errorf("a function type: %w", err)
+			}
+			r.bytes(n)
+		}
+	}
+	return nil
+}
+
+// checkElementSizes bounds the entries of each segment in the element
+// section r is reading, past its count.
+func checkElementSizes(r *wasmReader) error {
+	for !r.done() {
+		flags := r.u32()
+		if flags > 7 {
+			return nil // validation's business
+		}
+		if flags&3 == 2 {
+			r.u32() // table index
+		}
+		if flags&1 == 0 {
+			skipConstExpr(r) // active: the offset
+		}
+		if flags&3 != 0 {
+			r.byte() // element kind or reference type
+		}
+		n, err := claim(r)
+		if err != nil {
+			return fmt.Errorf("an element segment: %w", err)
+		}
+		for ; n > 0 && r.err == nil; n-- {
+			if flags&4 == 0 {
+				r.u32() // a function index
+			} else {
+				skipConstExpr(r)
+			}
+		}
+	}
+	return nil
+}
+
+// skipConstExpr reads past a constant expression; one it does not know
+// stops r, leaving the rest to validation.
+func skipConstExpr(r *wasmReader) {
+	for r.err == nil {
+		switch op := r.byte(); op {
+		case 0x0b: // end
+			return
+		case 0x41, 0x42: // i32.const, i64.const
+			r.sleb()
+		case 0x43: // f32.const
+			r.bytes(4)
+		case 0x44: // f64.const
+			r.bytes(8)
+		case 0x23, 0xd2: // global.get, ref.func
+			r.u32()
+		case 0xd0: // ref.null
+			r.byte()
+		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended constant arithmetic
+		default:
+			r.err = errTruncated
+		}
+	}
+}
+
 // checkTables bounds the initial size of each table the module defines.
 func checkTables(payload []byte) error {
 	r := &wasmReader{b: payload}
@@ -104,6 +203,30 @@ func checkTables(payload []byte) error {
 		r.byte() // reference type
 		if size := r.limits(); size > maxTableSize {
 			return fmt.Errorf("a table starts with %d entries, over the limit of %d", size, maxTableSize)
+		}
+	}
+	return nil // what could not be read is validation's business
+}
+
+// checkFunctionTypes refuses a function whose type is not in the type
+// section. wazero checks each function's type only when it reaches that
+// function, after validating the bodies before it: a call from an
+// earlier body to such a function panics its validator (index out of
+// range).
+func checkFunctionTypes(secs []section) error {
+	const typeSection, functionSection = 1, 3
+	types := uint32(0)
+	for _, s := range secs {
+		switch s.id {
+		case typeSection:
+			types = (&wasmReader{b: s.payload}).u32()
+		case functionSection:
+			r := &wasmReader{b: s.payload}
+			for i, n := uint32(0), r.u32(); i < n && r.err == nil; i++ {
+				if t := r.u32(); r.err == nil && t >= types {
+					return fmt.Errorf("function %d has type %d, but the module declares %d types", i, t, types)
+				}
+			}
 		}
 	}
 	return nil // what could not be read is validation's business

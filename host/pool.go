@@ -37,9 +37,13 @@ type instance struct {
 	logs           logBudget         // reset for each request
 	strings        map[string]string // interned strings read from the guest
 
-	// Set while a request runs, read by the watchdog.
+	// Set while a request runs, read by the watchdog. watching is held
+	// by the watchdog from reading active to interrupting, and by end: so
+	// the watchdog never acts, on the instance's next request, on what it
+	// saw of the one before (whose context ends as it returns).
 	active   atomic.Pointer[http.Request]
 	deadline atomic.Int64 // unix nanoseconds
+	watching sync.Mutex
 }
 
 type instanceKey struct{}
@@ -70,7 +74,9 @@ func (i *instance) begin(r *http.Request, timeout time.Duration) {
 }
 
 func (i *instance) end() {
+	i.watching.Lock()
 	i.active.Store(nil)
+	i.watching.Unlock()
 	i.stdout.flush()
 	i.stderr.flush()
 }
@@ -170,6 +176,7 @@ func (p *pool) discard(inst *instance) {
 	inst.interrupt(context.Canceled)
 	_ = inst.mod.Close(context.Background())
 	<-p.sem
+	returnMemorySoon()
 }
 
 func (p *pool) close() {
@@ -184,6 +191,30 @@ func (p *pool) close() {
 	}
 }
 
+// watchOnce looks at every live instance once.
+func (p *pool) watchOnce(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for inst := range p.live {
+		inst.watch(now)
+	}
+}
+
+// watch interrupts the guest if its request overran its deadline at now
+// or its client has gone.
+func (i *instance) watch(now time.Time) {
+	i.watching.Lock()
+	defer i.watching.Unlock()
+	r := i.active.Load()
+	switch {
+	case r == nil:
+	case now.UnixNano() > i.deadline.Load():
+		i.interrupt(context.DeadlineExceeded)
+	case r.Context().Err() != nil:
+		i.interrupt(context.Canceled)
+	}
+}
+
 // watch interrupts guests that overrun their deadline or whose client has
 // gone, until the pool is closed.
 func (p *pool) watch(every time.Duration) {
@@ -194,18 +225,7 @@ func (p *pool) watch(every time.Duration) {
 		case <-p.stop:
 			return
 		case now := <-t.C:
-			p.mu.Lock()
-			for inst := range p.live {
-				r := inst.active.Load()
-				switch {
-				case r == nil:
-				case now.UnixNano() > inst.deadline.Load():
-					inst.interrupt(context.DeadlineExceeded)
-				case r.Context().Err() != nil:
-					inst.interrupt(context.Canceled)
-				}
-			}
-			p.mu.Unlock()
+			p.watchOnce(now)
 		}
 	}
 }

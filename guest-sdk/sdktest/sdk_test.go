@@ -1,7 +1,8 @@
 // Package sdktest_test builds the same handler on each guest SDK
 // (testdata/sdk.*) and serves it through the host, checking that every
 // SDK's helpers for headers, the query, the body and request changes do
-// what their READMEs say.
+// what their READMEs say; kv_test.go does the same for the key-value
+// wrappers (testdata/kv.*).
 package sdktest_test
 
 import (

@@ -28,6 +28,13 @@ func (b *Buffer) String() string {
 	return b.buf.String()
 }
 
+// Reset empties b.
+func (b *Buffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}
+
 // Logger returns a text logger, at debug level, that writes to b.
 func (b *Buffer) Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))

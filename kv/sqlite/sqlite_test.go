@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -21,8 +22,23 @@ func open(t *testing.T, path string, opts sqlite.Options) *sqlite.Store {
 	return s
 }
 
+// TestMain lets the binary be a child of kvtest.CompareAndSwapAcrossProcesses.
+func TestMain(m *testing.M) {
+	kvtest.Child(func(path string) (kv.Store, error) {
+		return sqlite.Open(context.Background(), path, sqlite.Options{})
+	})
+	os.Exit(m.Run())
+}
+
 func TestStore(t *testing.T) {
 	kvtest.Run(t, open(t, filepath.Join(t.TempDir(), "kv.db"), sqlite.Options{}))
+}
+
+// TestCompareAndSwapAcrossProcesses: processes that share the file each
+// swap the same counters into being and up; none loses an update.
+func TestCompareAndSwapAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kv.db")
+	kvtest.CompareAndSwapAcrossProcesses(t, path, open(t, path, sqlite.Options{}))
 }
 
 func TestQuotaRefusesGrowthNotShrinking(t *testing.T) {

@@ -13,6 +13,7 @@ import { result, Result } from "./capabilities";
 @external("wasmcluster", "kv_set") declare function kv_set(s: usize, sl: i32, k: usize, kl: i32, v: usize, vl: i32, ttl: i64): i64;
 @external("wasmcluster", "kv_delete") declare function kv_delete(s: usize, sl: i32, k: usize, kl: i32): i64;
 @external("wasmcluster", "kv_exists") declare function kv_exists(s: usize, sl: i32, k: usize, kl: i32): i64;
+@external("wasmcluster", "kv_list") declare function kv_list(s: usize, sl: i32, p: usize, pl: i32, a: usize, al: i32, limit: i32, buf: usize, bufLimit: i32): i64;
 @external("wasmcluster", "kv_increment") declare function kv_increment(s: usize, sl: i32, k: usize, kl: i32, delta: i64, buf: usize, limit: i32): i64;
 @external("wasmcluster", "kv_cas") declare function kv_cas(s: usize, sl: i32, k: usize, kl: i32, o: usize, ol: i32, v: usize, vl: i32, ttl: i64): i64;
 
@@ -43,6 +44,29 @@ export function del(store: string, key: string): Result {
 export function exists(store: string, key: string): Result {
   const s = String.UTF8.encode(store), k = String.UTF8.encode(key);
   return result(kv_exists(ptr(s), s.byteLength, ptr(k), k.byteLength), empty);
+}
+
+/** Up to limit keys (0: the most the host allows) that start with prefix,
+ * in byte order, after after ("" for the first page); read them with
+ * keys(). */
+export function list(store: string, prefix: string, after: string = "", limit: i32 = 0): Result {
+  const s = String.UTF8.encode(store), p = String.UTF8.encode(prefix), a = String.UTF8.encode(after);
+  const buf = new ArrayBuffer(4096);
+  return result(kv_list(ptr(s), s.byteLength, ptr(p), p.byteLength, ptr(a), a.byteLength, limit, ptr(buf), buf.byteLength), buf);
+}
+
+/** The keys an ok list() returned; the last is the next page's after. */
+export function keys(r: Result): string[] {
+  const out = new Array<string>();
+  const p = ptr(r.value);
+  let start = 0;
+  for (let i = 0; i < r.value.byteLength; i++) {
+    if (load<u8>(p + i) == 0) {
+      out.push(String.UTF8.decodeUnsafe(p + start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
 }
 
 /** Adds delta to the counter at key, atomically; read it with counter(). */

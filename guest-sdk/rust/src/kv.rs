@@ -5,7 +5,10 @@
 //! let hits = wasmcluster_guest::kv::default().increment("hits", 1)?;
 //! ```
 
-use crate::capabilities::{result, Error};
+use crate::capabilities::result;
+
+/// What a failed call gives: the host's message, or not found or conflict.
+pub use crate::capabilities::Error;
 
 /// The raw imports of the key-value functions.
 pub mod sys {

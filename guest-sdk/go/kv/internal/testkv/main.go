@@ -1,7 +1,9 @@
 // Command testkv drives every function of the kv package over HTTP, for
 // the tests: PUT /k/KEY[?ttl=MS] sets the body, GET /k/KEY reads (404 when
 // not set), DELETE /k/KEY, HEAD /k/KEY (exists), POST /inc/KEY increments,
-// POST /cas/KEY increments with a compare-and-swap loop, GET
+// POST /cas/KEY increments with a compare-and-swap loop, PUT
+// /swap/KEY[?old=OLD] swaps the body in if KEY holds OLD (no old: is not
+// set) and answers 409 when it held something else, GET
 // /list?prefix=P&after=A&limit=N lists one key a line. ?store=NAME picks
 // a store other than "default". A store that fails answers 503.
 package main
@@ -52,6 +54,17 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		out = strconv.FormatInt(n, 10)
 	case op == "cas":
 		out, err = casIncrement(store, key)
+	case op == "swap":
+		body, _ := io.ReadAll(r.Body)
+		var old []byte
+		if q.Has("old") {
+			old = []byte(q.Get("old"))
+		}
+		var swapped bool
+		if swapped, err = store.CompareAndSwap(key, old, body); err == nil && !swapped {
+			http.Error(w, "conflict", http.StatusConflict)
+			return
+		}
 	case op == "list":
 		limit, _ := strconv.Atoi(q.Get("limit"))
 		var keys []string
