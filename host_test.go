@@ -127,6 +127,22 @@ func (s *server) workers(t *testing.T) []dispatcher.WorkerStats {
 	return ws
 }
 
+// killWorker SIGKILLs the first worker and waits, up to within, until its
+// slot serves again from a new process.
+func (s *server) killWorker(t *testing.T, within time.Duration) {
+	t.Helper()
+	victim := s.workers(t)[0]
+	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
+	require.Eventually(t, func() bool {
+		for _, w := range s.workers(t) {
+			if w.ID == victim.ID && w.PID != victim.PID && w.Ready {
+				return true
+			}
+		}
+		return false
+	}, within, 10*time.Millisecond, "a replacement serves")
+}
+
 // fresh is a client that opens a new connection for every request.
 var fresh = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 20 * time.Second}
 
@@ -269,12 +285,7 @@ func TestAReplacedWorkerLoadsTheModuleItsGenerationWasCheckedWith(t *testing.T) 
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
 	require.Eventually(t, func() bool { return strings.Contains(s.log.String(), "reload refused") }, 20*time.Second, 10*time.Millisecond)
 
-	victim := s.workers(t)[0]
-	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
-	require.Eventually(t, func() bool {
-		w := s.workers(t)[0]
-		return w.Ready && w.PID != victim.PID
-	}, 10*time.Second, 5*time.Millisecond, "a replacement serves")
+	s.killWorker(t, 10*time.Second)
 	time.Sleep(time.Second) // time for a new standby to load, or fail to
 	for range 4 {
 		res, body, err := s.get("/still")

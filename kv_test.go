@@ -177,16 +177,7 @@ func TestKVEmbeddedStoreOutlivesReloadKillAndRestart(t *testing.T) {
 	}, 20*time.Second, 10*time.Millisecond)
 	reads("after a reload")
 
-	victim := s.workers(t)[0]
-	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
-	require.Eventually(t, func() bool {
-		for _, w := range s.workers(t) {
-			if w.ID == victim.ID && w.PID != victim.PID && w.Ready {
-				return true
-			}
-		}
-		return false
-	}, 20*time.Second, 20*time.Millisecond)
+	s.killWorker(t, 20*time.Second)
 	reads("after a worker's SIGKILL")
 
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))

@@ -176,12 +176,7 @@ func TestMetricsCountEveryRequestAcrossWorkersAndRestarts(t *testing.T) {
 		assert.Len(t, m.GetLabel(), 1, "labelled by worker slot alone, not pid")
 	}
 
-	victim := s.workers(t)[0]
-	require.NoError(t, syscall.Kill(victim.PID, syscall.SIGKILL))
-	require.Eventually(t, func() bool {
-		w := s.workers(t)[0]
-		return w.Ready && w.PID != victim.PID
-	}, 10*time.Second, 5*time.Millisecond, "a replacement serves")
+	s.killWorker(t, 10*time.Second)
 	total, _ := requestsCounted(scrape(t, s))
 	assert.Equal(t, uint64(n), total, "the count survives the restart")
 	for range n {
