@@ -167,6 +167,8 @@ func TestVectorsInsideEntriesAreBoundedBeforeTheDecoder(t *testing.T) {
 			"a function type: a vector claims 4294967295 entries in 1 bytes"},
 		"an element segment's functions": {"\x00asm\x01\x00\x00\x00\x09\x0c\x01\x01\x00\xff\xff\xff\xff\x0f0000",
 			"an element segment: a vector claims 4294967295 entries in 4 bytes"},
+		"a count cut off by the end of its section": {"\x00asm\x01\x00\x00\x00\x01\x06\x01\x60\xff\xff\xff\xff\x0f\x00",
+			"a function type: a vector's count runs past the end of its section"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := New(context.Background(), []byte(tc.wasm), Config{})

@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tetratelabs/wazero"
@@ -113,10 +114,15 @@ func checkLocals(r *wasmReader) error {
 }
 
 // claim reads a vector's entry count, which may be no more than the bytes
-// left to read: every entry takes at least one.
+// left to read: every entry takes at least one. A count cut off by the end
+// of its section is refused too: wazero's decoder would read on into the
+// next section and take whatever number it found there.
 func claim(r *wasmReader) (int, error) {
 	n := r.u32()
-	if left := len(r.b) - r.at; r.err == nil && int64(n) > int64(left) {
+	if r.err != nil {
+		return 0, errors.New("a vector's count runs past the end of its section")
+	}
+	if left := len(r.b) - r.at; int64(n) > int64(left) {
 		return 0, fmt.Errorf("a vector claims %d entries in %d bytes", n, left)
 	}
 	return int(n), nil
