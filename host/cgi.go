@@ -24,14 +24,17 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	if h.refuseLargeBody(w, r) {
 		return
 	}
-	if err := acquire(r.Context(), h.cgiSem, h.cfg.QueueTimeout); err != nil {
-		if errors.Is(err, errQueueTimeout) {
+	if err := h.cgiSlots.take(r.Context(), h.cfg.QueueTimeout); err != nil {
+		switch {
+		case errors.Is(err, errQueueTimeout):
 			h.cfg.Logger.Warn("no guest instance free; answered 503", "queue_timeout", h.cfg.QueueTimeout.String())
+			busy(w)
+		case errors.Is(err, errPoolClosed):
 			busy(w)
 		}
 		return
 	}
-	defer func() { <-h.cgiSem }()
+	defer h.cgiSlots.give()
 	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.Timeout)
 	defer cancel()
 
@@ -47,6 +50,8 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 	run := newInterrupter()
 	stop := context.AfterFunc(ctx, func() { run.interrupt(context.Cause(ctx)) })
 	defer stop()
+	stopOnClose := context.AfterFunc(h.cgiSlots.closing, func() { run.interrupt(errPoolClosed) })
+	defer stopOnClose()
 	var logs logBudget
 	stderr := &guestOutput{level: slog.LevelWarn, stop: &run, log: func(level slog.Level, line string) {
 		if logs.take(h.cfg.Logger, len(line), id) {
@@ -98,6 +103,8 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 		fail(slog.LevelError, http.StatusGatewayTimeout, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
 	case r.Context().Err() != nil:
 		logLine(slog.LevelDebug, "client went away while the guest ran")
+	case h.cgiSlots.closing.Err() != nil:
+		fail(slog.LevelWarn, http.StatusServiceUnavailable, "handler closed while the guest ran")
 	case stdin.tooLarge:
 		h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
 		fail(slog.LevelWarn, http.StatusRequestEntityTooLarge, "request body over the limit", "max_body", h.cfg.MaxRequestBody)

@@ -31,8 +31,8 @@ type Handler struct {
 	// serve runs one request in the resolved mode.
 	serve func(w http.ResponseWriter, r *http.Request, next http.Handler)
 
-	pool   *pool         // ModeHandler only
-	cgiSem chan struct{} // ModeCGI only: bounds concurrent runs
+	pool     *pool  // ModeHandler only
+	cgiSlots *slots // ModeCGI only: bounds concurrent runs
 
 	outbound *outboundClient // the guests' outbound requests
 
@@ -131,7 +131,7 @@ func New(ctx context.Context, wasm []byte, cfg Config) (_ *Handler, err error) {
 		}
 		h.pool.put(inst)
 	case ModeCGI:
-		h.cgiSem = make(chan struct{}, cfg.MaxInstances)
+		h.cgiSlots = newSlots(cfg.MaxInstances)
 		h.serve = h.serveCGI
 	}
 	return h, nil
@@ -154,12 +154,34 @@ func (h *Handler) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-// Close releases the instances and the runtime. Requests still running
-// are interrupted.
+// Close refuses new requests with 503, interrupts the running ones, and
+// once none is running releases the instances and the runtime. If ctx
+// ends first, Close returns its error and the release happens when the
+// last running request ends.
 func (h *Handler) Close(ctx context.Context) error {
-	if h.pool != nil {
-		h.pool.close()
+	var running <-chan struct{}
+	switch {
+	case h.pool != nil:
+		running = h.pool.close()
+	case h.cgiSlots != nil:
+		running = h.cgiSlots.close()
 	}
+	if running != nil {
+		select {
+		case <-running:
+		case <-ctx.Done():
+			go func() {
+				<-running
+				_ = h.release(context.Background())
+			}()
+			return fmt.Errorf("close: guests still running, released when they end: %w", ctx.Err())
+		}
+	}
+	return h.release(ctx)
+}
+
+// release closes what the guests ran on: none may be running.
+func (h *Handler) release(ctx context.Context) error {
 	if h.outbound != nil {
 		h.outbound.close()
 	}

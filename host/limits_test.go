@@ -90,23 +90,6 @@ func TestClientGoneInterruptsTheGuest(t *testing.T) {
 	assert.Equal(t, "ok", serve(h, httptest.NewRequest("GET", "/", nil)).Body.String())
 }
 
-func TestCloseAnswersRunningRequests503(t *testing.T) {
-	var logs logbuf.Buffer
-	h := newGuest(t, spinWAT, Config{Timeout: time.Minute, MaxInstances: 1, Logger: logs.Logger()})
-	done := make(chan *httptest.ResponseRecorder)
-	go func() { done <- serve(h, httptest.NewRequest("POST", "/", nil)) }()
-	require.Eventually(t, func() bool { return len(h.pool.sem) == 1 }, 5*time.Second, time.Millisecond, "the guest runs")
-	require.NoError(t, h.Close(context.Background()))
-	select {
-	case rec := <-done:
-		assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not stop the running guest")
-	}
-	assert.Contains(t, logs.String(), "handler closed while the guest ran")
-	assert.Equal(t, http.StatusServiceUnavailable, serve(h, httptest.NewRequest("GET", "/", nil)).Code, "after Close")
-}
-
 func TestMemoryBombGets500AndStaysUnderTheLimit(t *testing.T) {
 	// The guest grows its memory until it cannot; a GET then answers the
 	// pages it reached, as one byte, and a POST traps.

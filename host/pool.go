@@ -92,9 +92,9 @@ var errPoolClosed = errors.New("handler is closed")
 // beyond that waits for one to come back, bounded by its context and
 // Config.QueueTimeout.
 type pool struct {
-	h    *Handler
-	sem  chan struct{}  // one token per instance in use
-	idle chan *instance // instances ready for reuse
+	h     *Handler
+	slots *slots         // one per instance in use
+	idle  chan *instance // instances ready for reuse
 
 	mu     sync.Mutex
 	live   map[*instance]struct{}
@@ -104,11 +104,11 @@ type pool struct {
 
 func newPool(h *Handler, max int) *pool {
 	p := &pool{
-		h:    h,
-		sem:  make(chan struct{}, max),
-		idle: make(chan *instance, max),
-		live: make(map[*instance]struct{}),
-		stop: make(chan struct{}),
+		h:     h,
+		slots: newSlots(max),
+		idle:  make(chan *instance, max),
+		live:  make(map[*instance]struct{}),
+		stop:  make(chan struct{}),
 	}
 	go p.watch(watchInterval(h.cfg.Timeout))
 	return p
@@ -123,10 +123,10 @@ func watchInterval(timeout time.Duration) time.Duration {
 // get returns an instance for one request, starting one if none is idle.
 // It waits for one at most Config.QueueTimeout.
 func (p *pool) get(ctx context.Context) (*instance, error) {
-	if len(p.sem) == cap(p.sem) {
+	if p.slots.full() {
 		p.h.metrics.waits.Inc() // every instance is in use: this request waits
 	}
-	if err := acquire(ctx, p.sem, p.h.cfg.QueueTimeout); err != nil {
+	if err := p.slots.take(ctx, p.h.cfg.QueueTimeout); err != nil {
 		return nil, err
 	}
 	select {
@@ -143,12 +143,12 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	}
 	p.mu.Unlock()
 	if closed {
-		<-p.sem
+		p.slots.give()
 		return nil, errPoolClosed
 	}
 	if err := inst.start(); err != nil {
 		p.forget(inst)
-		<-p.sem
+		p.slots.give()
 		return nil, err
 	}
 	return inst, nil
@@ -157,7 +157,7 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 // put returns a healthy instance for reuse.
 func (p *pool) put(inst *instance) {
 	p.idle <- inst // never blocks: there are at most cap(idle) instances
-	<-p.sem
+	p.slots.give()
 }
 
 // forget takes an instance out of the watchdog's sight.
@@ -175,11 +175,13 @@ func (p *pool) discard(inst *instance) {
 	p.forget(inst)
 	inst.interrupt(context.Canceled)
 	_ = inst.mod.Close(context.Background())
-	<-p.sem
+	p.slots.give()
 	returnMemorySoon()
 }
 
-func (p *pool) close() {
+// close refuses new requests and interrupts the running ones. The
+// channel it returns is closed once none is running.
+func (p *pool) close() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.closed {
@@ -189,6 +191,7 @@ func (p *pool) close() {
 			inst.interrupt(errPoolClosed)
 		}
 	}
+	return p.slots.close()
 }
 
 // watchOnce looks at every live instance once.

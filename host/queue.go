@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 )
 
@@ -11,25 +12,76 @@ import (
 // for an instance and got none.
 var errQueueTimeout = errors.New("no instance free within the queue timeout")
 
-// acquire takes a token of sem, waiting up to timeout or until ctx is
-// done. The wait costs a timer only when there is no token free.
-func acquire(ctx context.Context, sem chan struct{}, timeout time.Duration) error {
+// slots bounds how many guests run at once, and tells Close when none is
+// running: a guest's linear memory and code are unmapped when the runtime
+// closes, so no guest may still be running then.
+type slots struct {
+	sem     chan struct{}   // one token per guest running
+	closing context.Context // done once close is called
+	cancel  context.CancelCauseFunc
+	once    sync.Once
+	drained chan struct{} // closed once every slot is back after close
+}
+
+func newSlots(n int) *slots {
+	s := &slots{sem: make(chan struct{}, n), drained: make(chan struct{})}
+	s.closing, s.cancel = context.WithCancelCause(context.Background())
+	return s
+}
+
+// close refuses new guests from now on and returns a channel that is
+// closed once the guests running have given their slots back.
+func (s *slots) close() <-chan struct{} {
+	s.once.Do(func() {
+		s.cancel(errPoolClosed)
+		go func() {
+			for range cap(s.sem) {
+				s.sem <- struct{}{}
+			}
+			close(s.drained)
+		}()
+	})
+	return s.drained
+}
+
+// take waits for a free slot, up to timeout or until ctx is done; after
+// close it refuses with errPoolClosed. The wait costs a timer only when
+// no slot is free.
+func (s *slots) take(ctx context.Context, timeout time.Duration) error {
 	select {
-	case sem <- struct{}{}:
-		return nil
+	case s.sem <- struct{}{}:
 	default:
+		if err := s.wait(ctx, timeout); err != nil {
+			return err
+		}
 	}
+	if s.closing.Err() != nil {
+		s.give()
+		return errPoolClosed
+	}
+	return nil
+}
+
+func (s *slots) wait(ctx context.Context, timeout time.Duration) error {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case sem <- struct{}{}:
+	case s.sem <- struct{}{}:
 		return nil
 	case <-t.C:
 		return errQueueTimeout
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-s.closing.Done():
+		return errPoolClosed
 	}
 }
+
+// give hands a slot back.
+func (s *slots) give() { <-s.sem }
+
+// full reports whether every slot is taken.
+func (s *slots) full() bool { return len(s.sem) == cap(s.sem) }
 
 // busy answers 503 with a Retry-After: the guest has no instance for this
 // request now, and may have one in a second.
