@@ -47,7 +47,13 @@ func runWorker(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	defer h.Close(context.Background())
+	defer func() {
+		// The drain is over: a guest still running is interrupted, and the
+		// worker exits once it has stopped, or at the drain's bound.
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+		defer cancel()
+		_ = h.Close(ctx)
+	}()
 	return dispatcher.ServeWorker(ctx, withRequestLog(h, log, cfg.AccessLog, reg), dispatcher.WorkerOptions{
 		TLSConfig:           tc,
 		DrainTimeout:        cfg.DrainTimeout,
