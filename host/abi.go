@@ -228,7 +228,7 @@ func (ex *exchange) setMethod(stack []uint64) {
 	ex.inRequest("set_method")
 	ex.requestUnchanged("set_method")
 	m := ex.readString(stack[0], stack[1], "set_method")
-	if m == "" || strings.IndexFunc(m, notTokenRune) >= 0 {
+	if !isToken(m) {
 		trap("set_method: %q is not a valid method", m)
 	}
 	ex.r.Method = m
@@ -238,8 +238,24 @@ func (ex *exchange) getURI(stack []uint64) {
 	ex.inRequest("get_uri")
 	// The URL as the embedding app handed the request on, so a rewrite
 	// such as http.StripPrefix shows; RequestURI is what the client sent.
-	uri := ex.r.URL.RequestURI()
-	stack[0] = ex.writeIfFits(stack[0], stack[1], uri, "get_uri")
+	stack[0] = ex.writeIfFits(stack[0], stack[1], requestURI(ex.r), "get_uri")
+}
+
+// requestURI is r.URL.RequestURI(). When the URL still says what the
+// client sent, that is r.RequestURI as it is, and no string is built.
+func requestURI(r *http.Request) string {
+	u, sent := r.URL, r.RequestURI
+	if p := u.EscapedPath(); u.Opaque == "" && p != "" && strings.HasPrefix(sent, p) {
+		rest := sent[len(p):]
+		if u.ForceQuery || u.RawQuery != "" {
+			if len(rest) == 1+len(u.RawQuery) && rest[0] == '?' && rest[1:] == u.RawQuery {
+				return sent
+			}
+		} else if rest == "" {
+			return sent
+		}
+	}
+	return u.RequestURI()
 }
 
 func (ex *exchange) setURI(stack []uint64) {
@@ -380,11 +396,11 @@ func (ex *exchange) getHeaderValues(stack []uint64) {
 // headerField reads and checks a header name and value from guest memory.
 func (ex *exchange) headerField(stack []uint64, what string) (name, value string) {
 	name = ex.readString(stack[1], stack[2], what)
-	if name == "" || strings.IndexFunc(name, notTokenRune) >= 0 {
+	if !isToken(name) {
 		trap("%s: %q is not a valid header name", what, name)
 	}
 	value = ex.readString(stack[3], stack[4], what)
-	if strings.IndexFunc(value, controlRune) >= 0 {
+	if hasControlByte(value) {
 		trap("%s: the value of %s holds a control byte", what, name)
 	}
 	return name, value
@@ -425,9 +441,16 @@ func (ex *exchange) putHeader(stack []uint64, what string, add bool) {
 	}
 }
 
-// controlRune reports a byte a header value may not hold: a control
-// character other than tab.
-func controlRune(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }
+// hasControlByte reports whether s holds a byte a header value may not: a
+// control character other than tab.
+func hasControlByte(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}
 
 func (ex *exchange) removeHeader(stack []uint64) {
 	ex.inRequest("remove_header")
@@ -441,13 +464,25 @@ func (ex *exchange) removeHeader(stack []uint64) {
 	delete(hdr, key)
 }
 
-// notTokenRune reports a rune that may not appear in an HTTP token.
-func notTokenRune(r rune) bool {
-	if r >= 0x7f || r <= ' ' {
-		return true
+// isToken reports whether s is an HTTP token (RFC 9110): a method or a
+// header name.
+func isToken(s string) bool {
+	for i := range len(s) {
+		if !tokenBytes[s[i]] {
+			return false
+		}
 	}
-	return strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r)
+	return s != ""
 }
+
+// tokenBytes marks the bytes a token may hold: visible ASCII but the
+// delimiters.
+var tokenBytes = func() (t [256]bool) {
+	for c := byte('!'); c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, rune(c))
+	}
+	return t
+}()
 
 // --- Bodies ---
 

@@ -430,3 +430,18 @@ func TestLastErrorAndReadResultStartEmptyInEveryRequest(t *testing.T) {
 	rec := serve(h, httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, 200, rec.Code)
 }
+
+func TestRequestURIIsWhatTheURLSays(t *testing.T) {
+	for _, target := range []string{"/", "/x", "/x?q=1&r=2", "/x?", "/a%20b", "/a%2Fb/c", "/%7Euser", "http://example.com/p?q", "*", "/p/x?q=1"} {
+		r := httptest.NewRequest("GET", target, nil)
+		assert.Equal(t, r.URL.RequestURI(), requestURI(r), target)
+		if target == "/p/x?q=1" {
+			http.StripPrefix("/p", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+				assert.Equal(t, "/x?q=1", requestURI(r), "after StripPrefix")
+			})).ServeHTTP(httptest.NewRecorder(), r)
+		}
+	}
+	r := httptest.NewRequest("GET", "/x?q=1", nil)
+	r.URL.RawQuery = "q=2"
+	assert.Equal(t, "/x?q=2", requestURI(r), "a query the app changed")
+}

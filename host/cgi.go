@@ -103,7 +103,7 @@ func (h *Handler) serveCGI(w http.ResponseWriter, r *http.Request, _ http.Handle
 		fail(slog.LevelError, http.StatusGatewayTimeout, "guest exceeded its deadline", "timeout", h.cfg.Timeout.String())
 	case r.Context().Err() != nil:
 		logLine(slog.LevelDebug, "client went away while the guest ran")
-	case h.cgiSlots.closing.Err() != nil:
+	case h.cgiSlots.closed.Load():
 		fail(slog.LevelWarn, http.StatusServiceUnavailable, "handler closed while the guest ran")
 	case stdin.tooLarge:
 		h.metrics.refusals.WithLabelValues(limitRequestBody).Inc()
@@ -270,11 +270,11 @@ func parseCGIHeader(head []byte) (int, http.Header, error) {
 	for _, line := range lines[:len(lines)-1] {
 		line = strings.TrimSuffix(line, "\r")
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || name == "" || strings.IndexFunc(name, notTokenRune) >= 0 {
+		if !ok || !isToken(name) {
 			return 0, nil, fmt.Errorf("header line %q is not Name: value", line)
 		}
 		value = strings.TrimSpace(value)
-		if strings.IndexFunc(value, controlRune) >= 0 {
+		if hasControlByte(value) {
 			return 0, nil, fmt.Errorf("the value of %s holds a control byte", name)
 		}
 		if !strings.EqualFold(name, "Status") {

@@ -70,7 +70,7 @@ func (ex *exchange) httpRequest(stack []uint64) {
 	case len(st.calls) >= c.cfg.MaxRequests:
 		stack[0] = ex.extError(fmt.Errorf("http_request: over the limit of %d outbound requests per request", c.cfg.MaxRequests))
 		return
-	case method == "" || strings.IndexFunc(method, notTokenRune) >= 0:
+	case !isToken(method):
 		stack[0] = ex.extError(fmt.Errorf("http_request: %q is not a valid method", method))
 		return
 	}
@@ -128,7 +128,7 @@ func (ex *exchange) httpHeader(stack []uint64) {
 	switch {
 	case oc.done != nil:
 		err = errors.New("http_header: the request is already on its way")
-	case name == "" || strings.IndexFunc(name, notTokenRune) >= 0:
+	case !isToken(name):
 		err = fmt.Errorf("http_header: %q is not a valid header name", name)
 	case strings.ContainsAny(value, "\r\n\x00"):
 		err = fmt.Errorf("http_header: the value of %s holds a line break or NUL", name)

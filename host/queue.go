@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,6 +18,7 @@ var errQueueTimeout = errors.New("no instance free within the queue timeout")
 // closes, so no guest may still be running then.
 type slots struct {
 	sem     chan struct{}   // one token per guest running
+	closed  atomic.Bool     // set by close, read on every take
 	closing context.Context // done once close is called
 	cancel  context.CancelCauseFunc
 	once    sync.Once
@@ -33,6 +35,7 @@ func newSlots(n int) *slots {
 // closed once the guests running have given their slots back.
 func (s *slots) close() <-chan struct{} {
 	s.once.Do(func() {
+		s.closed.Store(true)
 		s.cancel(errPoolClosed)
 		go func() {
 			for range cap(s.sem) {
@@ -55,7 +58,7 @@ func (s *slots) take(ctx context.Context, timeout time.Duration) error {
 			return err
 		}
 	}
-	if s.closing.Err() != nil {
+	if s.closed.Load() {
 		s.give()
 		return errPoolClosed
 	}
