@@ -12,8 +12,13 @@
 # C guests spend about a microsecond per request) and what Go's net/http
 # types cost a guest compiled to WebAssembly.
 #
+# BEFORE=REV also builds the CLI and the three guests of git revision REV
+# and serves them beside this tree's in the same rounds, then prints the
+# ratios this tree / REV.
+#
 #   bench/run.sh                                   # 3 rounds of 5 s runs, 64 connections
 #   ROUNDS=5 DURATION=10s CONNECTIONS=32 bench/run.sh
+#   ROUNDS=5 BEFORE=v0.1.0 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,14 +33,26 @@ done
 
 . bench/lib.sh # $tmp and pids, cleaned up on exit; await, rps, median, ratio
 
-go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
+# build DIR: the CLI and the three hello guests of the tree in the
+# current directory, into DIR.
+build() {
+  mkdir -p "$1"
+  go build -o "$1/wasmcluster" ./cmd/wasmcluster
+  GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$1/hello-go.wasm" ./examples/hello-wasm/go
+  GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$1/hello-go-exchange.wasm" ./examples/hello-wasm/go-exchange
+  clang --target=wasm32-wasi -mexec-model=reactor -O2 -I guest-sdk/c -o "$1/hello-c.wasm" \
+    examples/hello-wasm/c/hello.c guest-sdk/c/wasmcluster.c
+}
+build "$tmp/after"
 go build -o "$tmp/plaingo" ./bench/plaingo
-GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/hello-go.wasm" ./examples/hello-wasm/go
-GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$tmp/hello-go-exchange.wasm" ./examples/hello-wasm/go-exchange
-clang --target=wasm32-wasi -mexec-model=reactor -O2 -I guest-sdk/c -o "$tmp/hello-c.wasm" \
-  examples/hello-wasm/c/hello.c guest-sdk/c/wasmcluster.c
+if [ -n "${BEFORE:-}" ]; then
+  mkdir "$tmp/src"
+  git archive "$BEFORE" | tar -x -C "$tmp/src"
+  (cd "$tmp/src" && build "$tmp/before")
+fi
 
-wasmcluster() { exec "$tmp/wasmcluster" serve --log-level warn --listen "127.0.0.1:$2" "$1"; }
+# wasmcluster BUILD GUEST PORT serves a hello guest of BUILD.
+wasmcluster() { exec "$tmp/$1/wasmcluster" serve --log-level warn --listen "127.0.0.1:$3" "$tmp/$1/hello-$2.wasm"; }
 
 # start NAME COMMAND...: starts a server on the next port; COMMAND gets
 # the port as its last argument.
@@ -50,9 +67,13 @@ start() {
   "$@" "$next_port" &
   pids+=($!)
 }
-start wasmcluster/go-exchange wasmcluster "$tmp/hello-go-exchange.wasm"
-start wasmcluster/go wasmcluster "$tmp/hello-go.wasm"
-start wasmcluster/c wasmcluster "$tmp/hello-c.wasm"
+guests=(go-exchange go c)
+for guest in "${guests[@]}"; do
+  start "wasmcluster/$guest" wasmcluster after "$guest"
+  if [ -n "${BEFORE:-}" ]; then
+    start "$BEFORE/$guest" wasmcluster before "$guest"
+  fi
+done
 start plain-go "$tmp/plaingo"
 start node-cluster node bench/node-cluster.js
 
@@ -84,9 +105,17 @@ for name in "${names[@]}"; do
   printf '%-24s %12.0f %12.0f\n' "$name" "${ka[$name]}" "${close[$name]}"
 done
 echo
-for name in wasmcluster/go-exchange wasmcluster/go wasmcluster/c; do
+for guest in "${guests[@]}"; do
+  name=wasmcluster/$guest
   printf '%-23s / plain Go:     keep-alive %s (target >= 0.90)   close %s (target >= 0.85)\n' "$name" \
     "$(ratio "${ka[$name]}" "${ka[plain-go]}")" "$(ratio "${close[$name]}" "${close[plain-go]}")"
   printf '%-23s / node:cluster: keep-alive %s (target > 1)      close %s (target > 1)\n' "$name" \
     "$(ratio "${ka[$name]}" "${ka[node-cluster]}")" "$(ratio "${close[$name]}" "${close[node-cluster]}")"
 done
+if [ -n "${BEFORE:-}" ]; then
+  echo
+  for guest in "${guests[@]}"; do
+    printf '%-23s / %s:  keep-alive %s   close %s\n' "wasmcluster/$guest" "$BEFORE" \
+      "$(ratio "${ka[wasmcluster/$guest]}" "${ka[$BEFORE/$guest]}")" "$(ratio "${close[wasmcluster/$guest]}" "${close[$BEFORE/$guest]}")"
+  done
+fi
