@@ -152,17 +152,23 @@ func field(get func([]byte) int) []byte {
 
 // splitList appends the strings of a NUL-terminated list to dst,
 // interning them.
-func splitList(dst []string, b []byte) []string {
+func splitList(dst []string, b []byte) []string { return splitListWith(dst, b, intern) }
+
+// splitListWith is splitList with str making each string.
+func splitListWith(dst []string, b []byte, str func([]byte) string) []string {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, 0)
 		if i < 0 {
 			i = len(b)
 		}
-		dst = append(dst, intern(b[:i]))
+		dst = append(dst, str(b[:i]))
 		b = b[min(i+1, len(b)):]
 	}
 	return dst
 }
+
+// fresh is a string of b, not interned: for values that never repeat.
+func fresh(b []byte) string { return string(b) }
 
 // interned holds short strings seen before: requests repeat their method,
 // protocol, header names and many header values, and a Go guest pays
@@ -239,6 +245,10 @@ type headerFields struct {
 	values   []string // the current request's values, backing its Header
 
 	host, contentLength, transferEncoding int // indexes in names, or -1
+	// requestID is the index of X-Request-Id, or -1: the host gives every
+	// request an id of its own, which interning would only fill the
+	// table with.
+	requestID int
 }
 
 // read refreshes f from the host and fills h, which must be empty.
@@ -252,7 +262,11 @@ func (f *headerFields) read(h http.Header) {
 		raw := field(func(b []byte) int { return abi.getHeaderValues(kindRequest, name, b) })
 		if !bytes.Equal(raw, f.valsRaw[i]) || f.valsRaw[i] == nil {
 			f.valsRaw[i] = append(f.valsRaw[i][:0], raw...)
-			f.vals[i] = splitList(f.vals[i][:0], raw)
+			if i == f.requestID {
+				f.vals[i] = splitListWith(f.vals[i][:0], raw, fresh)
+			} else {
+				f.vals[i] = splitList(f.vals[i][:0], raw)
+			}
 		}
 		// The handler gets copies it may change: the cache stays intact.
 		at := len(f.values)
@@ -267,7 +281,7 @@ func (f *headerFields) parseNames(raw []byte) {
 	f.namesRaw = append(f.namesRaw[:0], raw...)
 	f.names = splitList(f.names[:0], raw)
 	f.keys = f.keys[:0]
-	f.host, f.contentLength, f.transferEncoding = -1, -1, -1
+	f.host, f.contentLength, f.transferEncoding, f.requestID = -1, -1, -1, -1
 	for i, name := range f.names {
 		key := canonicalKey(name)
 		f.keys = append(f.keys, key)
@@ -278,6 +292,8 @@ func (f *headerFields) parseNames(raw []byte) {
 			f.contentLength = i
 		case "Transfer-Encoding":
 			f.transferEncoding = i
+		case "X-Request-Id":
+			f.requestID = i
 		}
 	}
 	f.valsRaw = append(f.valsRaw[:0], make([][]byte, len(f.names))...)

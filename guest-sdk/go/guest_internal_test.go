@@ -259,6 +259,22 @@ func TestInternedStringsAreReused(t *testing.T) {
 
 func unsafeData(s string) *byte { return unsafe.StringData(s) }
 
+func TestRequestIDsAreNotInterned(t *testing.T) {
+	// Every request has an id of its own: interned, they would fill the
+	// table, after which nothing else could be.
+	f := &fakeHost{method: "GET", uri: "/", reqHeader: http.Header{"x-request-id": {"id-1"}}}
+	var seen []string
+	h := func(_ http.ResponseWriter, r *http.Request) { seen = append(seen, r.Header.Get("X-Request-Id")) }
+	withHost(t, f, h)
+	f.reqHeader["x-request-id"] = []string{"id-2"}
+	withHost(t, f, h)
+	assert.Equal(t, []string{"id-1", "id-2"}, seen)
+	for _, id := range []string{"id-1", "id-2"} {
+		_, ok := interned[id]
+		assert.False(t, ok, id)
+	}
+}
+
 func withExchange(t *testing.T, f *fakeHost, h func(*Exchange)) uint64 {
 	return serveWith(t, f, func() { HandleExchange(h) })
 }
