@@ -46,10 +46,10 @@ func withRequestLog(h http.Handler, log *slog.Logger, access bool, reg prometheu
 		id := r.Header.Get(requestIDHeader)
 		if !validRequestID(id) {
 			id = ids.next()
-			r.Header.Set(requestIDHeader, id)
+			r.Header[requestIDHeader] = []string{id} // the key is canonical
 		}
 		rec := &responseRecorder{ResponseWriter: w, id: id}
-		w.Header().Set(requestIDHeader, id)
+		w.Header()[requestIDHeader] = []string{id}
 		aborted := true
 		defer func() {
 			status := rec.status
@@ -108,7 +108,8 @@ func newRequestIDs() *requestIDs {
 }
 
 func (ids *requestIDs) next() string {
-	return ids.prefix + strconv.FormatUint(ids.n.Add(1), 10)
+	var b [64]byte
+	return string(strconv.AppendUint(append(b[:0], ids.prefix...), ids.n.Add(1), 10))
 }
 
 // responseRecorder notes a response's status and size, and puts the
