@@ -48,8 +48,11 @@ func (c *clientIO) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.h.ServeHTTP(b, r)
-	_ = b.drain()
-	b.setWriteDeadline() // for what net/http writes after the handler
+	if sent, _ := b.drain(); !sent {
+		// For what net/http writes after the handler; a drain that sent
+		// anything has just set it.
+		b.setWriteDeadline()
+	}
 }
 
 // bufferedExchange is one request's read-ahead body and held-back
@@ -144,7 +147,7 @@ func (b *bufferedExchange) Write(p []byte) (int, error) {
 			}
 			held = n
 		}
-		if err := b.drain(); err != nil {
+		if _, err := b.drain(); err != nil {
 			return held, err
 		}
 		b.through = true
@@ -156,7 +159,7 @@ func (b *bufferedExchange) Write(p []byte) (int, error) {
 // FlushError sends what is held back and flushes it to the client; from
 // then on the response streams.
 func (b *bufferedExchange) FlushError() error {
-	if err := b.drain(); err != nil {
+	if _, err := b.drain(); err != nil {
 		return err
 	}
 	b.through = true
@@ -170,8 +173,8 @@ func (b *bufferedExchange) Flush() { _ = b.FlushError() }
 // Unwrap lets http.ResponseController reach the connection.
 func (b *bufferedExchange) Unwrap() http.ResponseWriter { return b.w }
 
-// drain writes what is held back.
-func (b *bufferedExchange) drain() error {
+// drain writes what is held back, and reports whether there was any.
+func (b *bufferedExchange) drain() (sent bool, err error) {
 	for b.out.unread() > 0 {
 		n, err := b.out.Read(b.scratch[:])
 		if err == nil {
@@ -179,11 +182,12 @@ func (b *bufferedExchange) drain() error {
 		}
 		if err != nil {
 			b.out.reset()
-			return err
+			return true, err
 		}
+		sent = true
 	}
 	b.out.reset()
-	return nil
+	return sent, nil
 }
 
 // send writes p to the client, which must take it within writeTimeout.
