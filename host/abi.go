@@ -275,11 +275,15 @@ func (ex *exchange) setURI(stack []uint64) {
 
 func (ex *exchange) getProtocolVersion(stack []uint64) {
 	ex.inRequest("get_protocol_version")
-	proto := ex.r.Proto
-	if proto == "HTTP/2" {
-		proto = "HTTP/2.0"
+	stack[0] = ex.writeIfFits(stack[0], stack[1], protocolVersion(ex.r), "get_protocol_version")
+}
+
+// protocolVersion is r's protocol as the ABI spells it.
+func protocolVersion(r *http.Request) string {
+	if r.Proto == "HTTP/2" {
+		return "HTTP/2.0"
 	}
-	stack[0] = ex.writeIfFits(stack[0], stack[1], proto, "get_protocol_version")
+	return r.Proto
 }
 
 func (ex *exchange) getSourceAddr(stack []uint64) {
@@ -347,7 +351,11 @@ func (ex *exchange) writeList(buf, limit uint64, items []string, what string) ui
 
 func (ex *exchange) getHeaderNames(stack []uint64) {
 	ex.inRequest("get_header_names")
-	kind := uint32(stack[0])
+	stack[0] = ex.writeList(stack[1], stack[2], ex.headerNames(uint32(stack[0])), "get_header_names")
+}
+
+// headerNames lists the fields of kind: lowercase, sorted.
+func (ex *exchange) headerNames(kind uint32) []string {
 	hdr, _ := ex.header(kind, "", false)
 	names := make([]string, 0, len(hdr))
 	for k, vs := range hdr {
@@ -373,24 +381,25 @@ func (ex *exchange) getHeaderNames(stack []uint64) {
 	// Sorted, as other hosts list them: guests that print headers print
 	// them the same way every time.
 	slices.Sort(names)
-	stack[0] = ex.writeList(stack[1], stack[2], names, "get_header_names")
+	return names
 }
 
 func (ex *exchange) getHeaderValues(stack []uint64) {
 	ex.inRequest("get_header_values")
-	kind := uint32(stack[0])
 	name := ex.readString(stack[1], stack[2], "get_header_values")
-	var values []string
+	stack[0] = ex.writeList(stack[3], stack[4], ex.headerValues(uint32(stack[0]), name), "get_header_values")
+}
+
+// headerValues lists the values of the field name of kind.
+func (ex *exchange) headerValues(kind uint32, name string) []string {
 	switch {
 	case isHost(kind, name):
-		values = []string{ex.r.Host}
+		return []string{ex.r.Host}
 	case kind == kindRequest && strings.EqualFold(name, "transfer-encoding"):
-		values = ex.r.TransferEncoding
-	default:
-		hdr, key := ex.header(kind, name, false)
-		values = hdr[key]
+		return ex.r.TransferEncoding
 	}
-	stack[0] = ex.writeList(stack[3], stack[4], values, "get_header_values")
+	hdr, key := ex.header(kind, name, false)
+	return hdr[key]
 }
 
 // headerField reads and checks a header name and value from guest memory.

@@ -39,14 +39,8 @@ func getURI(buf unsafe.Pointer, limit uint32) uint32
 //go:wasmimport http_handler set_uri
 func setURI(p unsafe.Pointer, n uint32)
 
-//go:wasmimport http_handler get_protocol_version
-func getProtocolVersion(buf unsafe.Pointer, limit uint32) uint32
-
 //go:wasmimport http_handler get_source_addr
 func getSourceAddr(buf unsafe.Pointer, limit uint32) uint32
-
-//go:wasmimport http_handler get_header_names
-func getHeaderNames(kind uint32, buf unsafe.Pointer, limit uint32) uint64
 
 //go:wasmimport http_handler get_header_values
 func getHeaderValues(kind uint32, name unsafe.Pointer, nameLen uint32, buf unsafe.Pointer, limit uint32) uint64
@@ -84,17 +78,15 @@ func (wasmHost) logEnabled(level int32) bool    { return logEnabled(level) == 1 
 func (wasmHost) log(level int32, msg string) {
 	logMessage(level, stringPtr(msg), uint32(len(msg)))
 }
-func (wasmHost) getMethod(b []byte) int { return int(getMethod(bytesPtr(b), uint32(len(b)))) }
-func (wasmHost) setMethod(m string)     { setMethod(stringPtr(m), uint32(len(m))) }
-func (wasmHost) getURI(b []byte) int    { return int(getURI(bytesPtr(b), uint32(len(b)))) }
-func (wasmHost) setURI(u string)        { setURI(stringPtr(u), uint32(len(u))) }
-func (wasmHost) getProtocolVersion(b []byte) int {
-	return int(getProtocolVersion(bytesPtr(b), uint32(len(b))))
-}
+func (wasmHost) getMethod(b []byte) int     { return int(getMethod(bytesPtr(b), uint32(len(b)))) }
+func (wasmHost) setMethod(m string)         { setMethod(stringPtr(m), uint32(len(m))) }
+func (wasmHost) getURI(b []byte) int        { return int(getURI(bytesPtr(b), uint32(len(b)))) }
+func (wasmHost) setURI(u string)            { setURI(stringPtr(u), uint32(len(u))) }
 func (wasmHost) getSourceAddr(b []byte) int { return int(getSourceAddr(bytesPtr(b), uint32(len(b)))) }
-func (wasmHost) getHeaderNames(kind uint32, b []byte) int {
-	return listLen(getHeaderNames(kind, bytesPtr(b), uint32(len(b))))
-}
+func (wasmHost) getRequest(b []byte) int    { return int(getRequest(bytesPtr(b), uint32(len(b)))) }
+
+//go:wasmimport wasmcluster get_request
+func getRequest(buf unsafe.Pointer, limit uint32) int64
 func (wasmHost) getHeaderValues(kind uint32, name string, b []byte) int {
 	return listLen(getHeaderValues(kind, stringPtr(name), uint32(len(name)), bytesPtr(b), uint32(len(b))))
 }

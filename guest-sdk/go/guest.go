@@ -35,6 +35,7 @@ package guest
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"net/http"
@@ -123,9 +124,10 @@ type hostABI interface {
 	setMethod(method string)
 	getURI(buf []byte) int
 	setURI(uri string)
-	getProtocolVersion(buf []byte) int
 	getSourceAddr(buf []byte) int
-	getHeaderNames(kind uint32, buf []byte) int
+	// getRequest is wasmcluster's get_request: the request's method, URI,
+	// protocol, source address, scheme and header fields in one call.
+	getRequest(buf []byte) int
 	getHeaderValues(kind uint32, name string, buf []byte) int
 	setHeaderValue(kind uint32, name, value string)
 	addHeaderValue(kind uint32, name, value string)
@@ -251,15 +253,15 @@ type headerFields struct {
 	requestID int
 }
 
-// read refreshes f from the host and fills h, which must be empty.
-func (f *headerFields) read(h http.Header) {
-	raw := field(func(b []byte) int { return abi.getHeaderNames(kindRequest, b) })
-	if !bytes.Equal(raw, f.namesRaw) || f.namesRaw == nil {
-		f.parseNames(raw)
+// read refreshes f from the request's list of names and, from values,
+// each name's list of values in turn, and fills h, which must be empty.
+func (f *headerFields) read(h http.Header, names []byte, values *requestParts) {
+	if !bytes.Equal(names, f.namesRaw) || f.namesRaw == nil {
+		f.parseNames(names)
 	}
 	f.values = f.values[:0]
-	for i, name := range f.names {
-		raw := field(func(b []byte) int { return abi.getHeaderValues(kindRequest, name, b) })
+	for i := range f.names {
+		raw := values.next()
 		if !bytes.Equal(raw, f.valsRaw[i]) || f.valsRaw[i] == nil {
 			f.valsRaw[i] = append(f.valsRaw[i][:0], raw...)
 			if i == f.requestID {
@@ -350,20 +352,26 @@ func reuse(h http.Header) http.Header {
 	return h
 }
 
-// request builds the *http.Request from the host's fields.
+// request builds the *http.Request from the host's fields, asked for in
+// one call: a Go guest pays more for each call into the host than for
+// most of what it does with the answer.
 func (ex *exchange) request() *http.Request {
-	ex.readMethod()
-	if b := field(abi.getURI); string(b) != ex.uri || ex.uri == "" {
+	p := requestParts(field(abi.getRequest))
+	if b := p.next(); string(b) != ex.method {
+		ex.method = intern(b)
+	}
+	if b := p.next(); string(b) != ex.uri || ex.uri == "" {
 		ex.uri = string(b)
 		if err := parseURI(&ex.url, ex.uri); err != nil {
 			ex.url = url.URL{Path: ex.uri}
 		}
 	}
-	if b := field(abi.getProtocolVersion); string(b) != ex.proto {
+	if b := p.next(); string(b) != ex.proto {
 		ex.proto = intern(b)
 		ex.protoMajor, ex.protoMinor, _ = http.ParseHTTPVersion(ex.proto)
 	}
-	ex.addr = reused(ex.addr, field(abi.getSourceAddr))
+	ex.addr = reused(ex.addr, p.next())
+	https := string(p.next()) == "https"
 	state.url = ex.url
 	r := &state.req
 	header := reuse(r.Header)
@@ -372,7 +380,7 @@ func (ex *exchange) request() *http.Request {
 	r.Header, r.RemoteAddr = header, ex.addr
 	r.ProtoMajor, r.ProtoMinor = ex.protoMajor, ex.protoMinor
 	f := &ex.headers
-	f.read(r.Header)
+	f.read(r.Header, p.next(), &p)
 	if f.host >= 0 {
 		ex.host = strings.Join(f.vals[f.host], "")
 	} else {
@@ -390,7 +398,26 @@ func (ex *exchange) request() *http.Request {
 		state.body = body{kind: kindRequest}
 		r.Body = &state.body
 	}
-	return withRequestInfo(r)
+	return withRequestInfo(r, https)
+}
+
+// requestParts is get_request's answer: parts of a little-endian u32
+// length and its bytes.
+type requestParts []byte
+
+// next returns the next part, or nil past the end.
+func (p *requestParts) next() []byte {
+	b := *p
+	if len(b) < 4 {
+		return nil
+	}
+	n := int(binary.LittleEndian.Uint32(b))
+	if n > len(b)-4 {
+		*p = nil
+		return nil
+	}
+	*p = b[4+n:]
+	return b[4 : 4+n]
 }
 
 // readMethod refreshes ex.method from the host and returns it.

@@ -1,8 +1,11 @@
 package guest
 
 import (
+	"encoding/binary"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -28,6 +31,7 @@ type fakeHost struct {
 	removed    []string
 	logged     []string
 	configData string
+	https      bool
 }
 
 func (f *fakeHost) enableFeatures(x uint32) uint32 { f.features |= x; return f.features }
@@ -42,15 +46,40 @@ func (f *fakeHost) getProtocolVersion(b []byte) int {
 	return put(b, "HTTP/1.1")
 }
 func (f *fakeHost) getSourceAddr(b []byte) int { return put(b, "10.0.0.1:5000") }
-func (f *fakeHost) getHeaderNames(_ uint32, b []byte) int {
-	var names []string
-	for k := range f.reqHeader {
-		names = append(names, k)
-	}
-	return putList(b, names)
-}
 func (f *fakeHost) getHeaderValues(_ uint32, name string, b []byte) int {
 	return putList(b, f.reqHeader[name])
+}
+
+// getRequest answers the request's fields, each a part of a u32 length and
+// its bytes, as wasmcluster's get_request does.
+func (f *fakeHost) getRequest(b []byte) int {
+	var out []byte
+	part := func(get func([]byte) int) {
+		buf := make([]byte, 1<<16)
+		n := get(buf)
+		out = append(binary.LittleEndian.AppendUint32(out, uint32(n)), buf[:n]...)
+	}
+	part(f.getMethod)
+	part(f.getURI)
+	part(f.getProtocolVersion)
+	part(f.getSourceAddr)
+	part(func(b []byte) int { return put(b, f.scheme()) })
+	names := slices.Sorted(maps.Keys(f.reqHeader))
+	part(func(b []byte) int { return putList(b, names) })
+	for _, name := range names {
+		part(func(b []byte) int { return f.getHeaderValues(kindRequest, name, b) })
+	}
+	if len(out) <= len(b) {
+		copy(b, out)
+	}
+	return len(out)
+}
+
+func (f *fakeHost) scheme() string {
+	if f.https {
+		return "https"
+	}
+	return "http"
 }
 func (f *fakeHost) setHeaderValue(kind uint32, name, value string) { f.header(kind).Set(name, value) }
 func (f *fakeHost) addHeaderValue(kind uint32, name, value string) { f.header(kind).Add(name, value) }
@@ -139,6 +168,11 @@ func TestServeBuildsTheRequest(t *testing.T) {
 	assert.Equal(t, "10.0.0.1:5000", got.RemoteAddr)
 	assert.Equal(t, "hello", body)
 	assert.Equal(t, http.StatusOK, f.status, "an empty response is a 200")
+	assert.Nil(t, got.TLS, "over plain HTTP")
+
+	f.https = true
+	withHost(t, f, func(_ http.ResponseWriter, r *http.Request) { got = r })
+	assert.NotNil(t, got.TLS, "over HTTPS, as net/http gives")
 }
 
 // TestRepeatedFieldsAreReusedNeverStale serves requests that repeat and

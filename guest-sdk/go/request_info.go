@@ -9,10 +9,9 @@ import (
 	"time"
 )
 
-// hostScheme and hostDeadline are get_scheme and get_deadline of
-// wasmcluster's own host module (see ../ABI.md), or nil outside a Wasm
-// build.
-var hostScheme, hostDeadline func(buf []byte) int64
+// hostDeadline is get_deadline of wasmcluster's own host module (see
+// ../ABI.md), or nil outside a Wasm build.
+var hostDeadline func(buf []byte) int64
 
 // requestContext is every request's context, reset for each: like the
 // rest of the request, it is reused (a handler must not keep it).
@@ -23,18 +22,15 @@ var requestContext deadlineContext
 // can set and which would cost an allocation per request.
 var emptyRequest http.Request
 
-// infoBuf receives get_scheme's and get_deadline's results.
+// infoBuf receives get_deadline's result.
 var infoBuf [8]byte
 
 // withRequestInfo completes r, made from emptyRequest, with what the public
 // ABI does not carry: a non-nil TLS for a request that came over HTTPS, as
 // net/http gives, and a fresh context, which asks the host for the
 // request's deadline when the handler first wants it.
-func withRequestInfo(r *http.Request) *http.Request {
-	if hostScheme == nil {
-		return r
-	}
-	if n := hostScheme(infoBuf[:]); n == 5 && string(infoBuf[:5]) == "https" {
+func withRequestInfo(r *http.Request, https bool) *http.Request {
+	if https {
 		r.TLS = &tls.ConnectionState{HandshakeComplete: true}
 	}
 	requestContext.reset()

@@ -9,12 +9,8 @@ import (
 
 func init() {
 	emptyRequest = *(&http.Request{}).WithContext(&requestContext)
-	hostScheme = func(buf []byte) int64 { return getScheme(unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf))) }
 	hostDeadline = func(buf []byte) int64 { return getDeadline(unsafe.Pointer(unsafe.SliceData(buf)), uint32(len(buf))) }
 }
-
-//go:wasmimport wasmcluster get_scheme
-func getScheme(buf unsafe.Pointer, limit uint32) int64
 
 //go:wasmimport wasmcluster get_deadline
 func getDeadline(buf unsafe.Pointer, limit uint32) int64
