@@ -96,10 +96,9 @@ type pool struct {
 	slots *slots         // one per instance in use
 	idle  chan *instance // instances ready for reuse
 
-	mu     sync.Mutex
-	live   map[*instance]struct{}
-	closed bool
-	stop   chan struct{}
+	mu   sync.Mutex
+	live map[*instance]struct{}
+	stop chan struct{}
 }
 
 func newPool(h *Handler, max int) *pool {
@@ -135,8 +134,8 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	default:
 	}
 	inst := p.h.newInstance()
-	p.mu.Lock()
-	closed := p.closed
+	p.mu.Lock() // close sets slots.closed under it too
+	closed := p.slots.closed.Load()
 	if !closed {
 		p.live[inst] = struct{}{}
 		p.h.metrics.instances.Inc()
@@ -184,14 +183,15 @@ func (p *pool) discard(inst *instance) {
 func (p *pool) close() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.closed {
-		p.closed = true
-		close(p.stop)
-		for inst := range p.live {
-			inst.interrupt(errPoolClosed)
-		}
+	if p.slots.closed.Load() {
+		return p.slots.close() // closed before: the same channel
 	}
-	return p.slots.close()
+	running := p.slots.close()
+	close(p.stop)
+	for inst := range p.live {
+		inst.interrupt(errPoolClosed)
+	}
+	return running
 }
 
 // watchOnce looks at every live instance once.
