@@ -54,8 +54,6 @@ type exchange struct {
 	passing   passThrough // next's writer without buffer response
 
 	ext extState // the last call into the wasmcluster host module
-	// request is get_request's answer, its buffer kept for the next.
-	request []byte
 
 	scope scope // the request's capabilities: context, limits, handles
 }

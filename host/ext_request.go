@@ -41,7 +41,9 @@ func scheme(r *http.Request) string {
 func (ex *exchange) getRequest(stack []uint64) {
 	ex.inRequest("get_request")
 	r := ex.r
-	b := ex.request[:0]
+	// Built where extResult keeps a result for read_result: it then copies
+	// the answer onto itself.
+	b := ex.ext.result[:0]
 	for _, s := range [...]string{r.Method, requestURI(r), protocolVersion(r), r.RemoteAddr, scheme(r)} {
 		b = appendPart(b, s)
 	}
@@ -50,7 +52,6 @@ func (ex *exchange) getRequest(stack []uint64) {
 	for _, name := range names {
 		b = appendList(b, ex.headerValues(kindRequest, name))
 	}
-	ex.request = b
 	stack[0] = ex.extResult(stack[0], stack[1], b)
 }
 
@@ -62,14 +63,12 @@ func appendPart(b []byte, s string) []byte {
 // appendList appends items as the ABI lists them, each NUL-terminated,
 // with the list's length before it.
 func appendList(b []byte, items []string) []byte {
-	size := 0
-	for _, s := range items {
-		size += len(s) + 1
-	}
-	b = binary.LittleEndian.AppendUint32(b, uint32(size))
+	at := len(b)
+	b = append(b, 0, 0, 0, 0)
 	for _, s := range items {
 		b = append(append(b, s...), 0)
 	}
+	binary.LittleEndian.PutUint32(b[at:], uint32(len(b)-at-4))
 	return b
 }
 
