@@ -357,9 +357,7 @@ func reuse(h http.Header) http.Header {
 // most of what it does with the answer.
 func (ex *exchange) request() *http.Request {
 	p := requestParts(field(abi.getRequest))
-	if b := p.next(); string(b) != ex.method {
-		ex.method = intern(b)
-	}
+	ex.noteMethod(p.next())
 	if b := p.next(); string(b) != ex.uri || ex.uri == "" {
 		ex.uri = string(b)
 		if err := parseURI(&ex.url, ex.uri); err != nil {
@@ -421,8 +419,12 @@ func (p *requestParts) next() []byte {
 }
 
 // readMethod refreshes ex.method from the host and returns it.
-func (ex *exchange) readMethod() string {
-	if b := field(abi.getMethod); string(b) != ex.method {
+func (ex *exchange) readMethod() string { return ex.noteMethod(field(abi.getMethod)) }
+
+// noteMethod sets ex.method to b, without allocating when it is unchanged,
+// and returns it.
+func (ex *exchange) noteMethod(b []byte) string {
+	if string(b) != ex.method {
 		ex.method = intern(b)
 	}
 	return ex.method
