@@ -26,11 +26,8 @@ THREADS=${THREADS:-2}
 BENCHTIME=${BENCHTIME:-1000x}
 COUNT=${COUNT:-3}
 
-for tool in wrk curl redis-server; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
-done
-
 . bench/lib.sh # $tmp and pids, cleaned up on exit; await, rps, median, ratio
+need wrk curl redis-server
 
 go test -run XXX -bench BenchmarkKV -benchtime "$BENCHTIME" -count "$COUNT" ./kv/ | tee "$tmp/bench.txt" >&2
 echo

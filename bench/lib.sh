@@ -10,6 +10,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# need TOOL... fails, naming the first of the tools that is missing.
+need() {
+  for tool; do
+    command -v "$tool" >/dev/null || { echo "$(basename "$0" .sh): $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
+  done
+}
+
 # The wrk load of the scripts that source this: THREADS, CONNECTIONS and
 # DURATION, set by the script.
 

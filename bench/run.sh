@@ -18,7 +18,7 @@
 #
 #   bench/run.sh                                   # 3 rounds of 5 s runs, 64 connections
 #   ROUNDS=5 DURATION=10s CONNECTIONS=32 bench/run.sh
-#   ROUNDS=5 BEFORE=v0.1.0 bench/run.sh
+#   ROUNDS=5 BEFORE=HEAD~10 bench/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,11 +27,8 @@ ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 
-for tool in wrk node clang curl; do
-  command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (scripts/install-toolchains)" >&2; exit 1; }
-done
-
 . bench/lib.sh # $tmp and pids, cleaned up on exit; await, rps, median, ratio
+need wrk node clang curl
 
 # build DIR: the CLI and the three hello guests of the tree in the
 # current directory, into DIR.

@@ -22,10 +22,10 @@ BASE=${BASE:-main}
 IDLE=${IDLE:-10000}
 SLOW=${SLOW:-100}
 
-command -v wrk >/dev/null || { echo "soak: wrk is not installed (scripts/install-toolchains)" >&2; exit 1; }
 ulimit -n 30000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 . bench/lib.sh # $tmp and pids, cleaned up on exit
+need wrk
 
 go build -o "$tmp/wasmcluster" ./cmd/wasmcluster
 go build -o "$tmp/attack" ./bench/attack
